@@ -1,0 +1,1 @@
+"""xtreme-adv: adversarial."""
