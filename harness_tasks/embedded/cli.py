@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 PROG = "xtreme-adv model"
 
@@ -60,8 +61,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "path":
             print(default_model_dir(args.layers))
             return 0
-        import time
-
         start = time.perf_counter()
         out = build_embedded(args.dir, layers=args.layers, force=args.force, source=args.source)
         size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
