@@ -1,0 +1,402 @@
+"""A fine-tuned encoder checkpoint answering XTREME tasks: one method per head type.
+
+The heads are transformers' own (``AutoModelFor...``); what is written here is the glue
+XTREME needs around them: label-name mapping, first-sub-token word labels, span decoding with
+a doc stride over long contexts, and mean-pooled sentence embeddings with margin mining.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from harness_tasks.errors import XtremeAdvError
+from harness_tasks.families import TaskFamily
+
+HEADS = {
+    "ForSequenceClassification": "classification",
+    "ForMultipleChoice": "multiple_choice",
+    "ForQuestionAnswering": "qa",
+    "ForTokenClassification": "tagging",
+}
+# Label spellings other tools use for the same classes.
+LABEL_ALIASES = {
+    "contradictory": "contradiction",
+    "entails": "entailment",
+}
+# jiant's XTREME maximum lengths: classification and tagging 256, QA 384, retrieval 512.
+MAX_LENGTH = {
+    "classification": 256,
+    "multiple_choice": 256,
+    "tagging": 256,
+    "qa": 384,
+    "retrieval": 512,
+}
+QA_STRIDE = 128
+QA_MAX_ANSWER_TOKENS = 30
+QA_N_BEST = 20
+XCOPA_QUESTION = {"cause": "What was the cause?", "effect": "What happened as a result?"}
+BUCC_NEIGHBOURS = 4  # LASER's ratio margin with k = 4, as XTREME's BUCC script
+
+
+def _batches(order: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(order), size):
+        yield list(order[start : start + size])
+
+
+def _by_length(texts: Sequence[str]) -> list[int]:
+    """Indices sorted by text length, longest first: batches pad less, memory peaks early."""
+    return sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+
+
+class EncoderCheckpoint:
+    """A transformers encoder folder, loaded lazily per head, answering XTREME documents."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        device: str = "cpu",
+        batch_size: int = 32,
+        retrieval_layer: int = -1,
+        retrieval_prefix: str | None = None,
+        max_length: int | None = None,
+    ) -> None:
+        from transformers import AutoConfig, AutoTokenizer
+
+        self.path = Path(path)
+        if not (self.path / "config.json").is_file():
+            raise XtremeAdvError(
+                f"{self.path}: not a transformers checkpoint folder (no config.json)"
+            )
+        try:
+            self.config = AutoConfig.from_pretrained(self.path)
+            self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        except (OSError, ValueError) as err:
+            raise XtremeAdvError(f"{self.path}: cannot load config or tokenizer ({err})") from None
+        self.device = device
+        self.batch_size = max(1, int(batch_size))
+        self.retrieval_layer = int(retrieval_layer)
+        self.retrieval_prefix = (
+            retrieval_prefix if retrieval_prefix is not None else self._card_prefix()
+        )
+        self.max_length = max_length
+        architectures = getattr(self.config, "architectures", None) or []
+        self.architecture = architectures[0] if architectures else "unknown"
+        self.head = next(
+            (kind for suffix, kind in HEADS.items() if self.architecture.endswith(suffix)), "base"
+        )
+        self._models: dict[str, object] = {}
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _card_prefix(self) -> str:
+        """Text prefix the checkpoint's provenance card asks for (e5 models use "query: ")."""
+        card = self.path / "provenance.json"
+        if card.is_file():
+            try:
+                data = json.loads(card.read_text(encoding="utf-8"))
+                conversion = data.get("conversion") or {}
+                return str(data.get("text_prefix") or conversion.get("text_prefix") or "")
+            except (json.JSONDecodeError, AttributeError):
+                return ""
+        return ""
+
+    def require_head(self, family: TaskFamily) -> None:
+        """Raise a user error when this checkpoint's head cannot answer ``family``."""
+        if family.kind == "retrieval" or self.head == family.kind:
+            return
+        wanted = {v: k for k, v in HEADS.items()}[family.kind]
+        raise XtremeAdvError(
+            f"checkpoint {self.path} has head {self.architecture}; {family.title} needs a "
+            f"*{wanted} checkpoint"
+        )
+
+    def model(self, kind: str):
+        """The torch module for ``kind`` (a head type, or ``retrieval`` for the bare encoder)."""
+        if kind not in self._models:
+            import torch
+            import transformers
+
+            auto = {
+                "classification": transformers.AutoModelForSequenceClassification,
+                "multiple_choice": transformers.AutoModelForMultipleChoice,
+                "qa": transformers.AutoModelForQuestionAnswering,
+                "tagging": transformers.AutoModelForTokenClassification,
+                "retrieval": transformers.AutoModel,
+            }[kind]
+            try:
+                module = auto.from_pretrained(self.path)
+            except (OSError, ValueError) as err:
+                raise XtremeAdvError(f"{self.path}: cannot load weights ({err})") from None
+            module.to(torch.device(self.device)).eval()
+            self._models[kind] = module
+        return self._models[kind]
+
+    def label_index(self, family: TaskFamily) -> list[int]:
+        """For each of the task's labels, the checkpoint output index with that name."""
+        id2label = {int(i): str(n) for i, n in self.config.id2label.items()}
+        by_name: dict[str, int] = {}
+        for index, name in id2label.items():
+            key = name.strip().lower()
+            by_name[LABEL_ALIASES.get(key) or key] = index
+        missing = [label for label in family.labels if label.lower() not in by_name]
+        if missing or len(id2label) != len(family.labels):
+            raise XtremeAdvError(
+                f"checkpoint {self.path} labels {sorted(id2label.values())} do not match "
+                f"{family.title}'s labels {list(family.labels)} (config.json id2label); "
+                f"missing {missing or 'none'}"
+            )
+        return [by_name[label.lower()] for label in family.labels]
+
+    def _encode(self, kind: str, *texts, **kwargs):
+        import torch
+
+        limit = self.max_length or min(MAX_LENGTH[kind], self.tokenizer.model_max_length)
+        enc = self.tokenizer(
+            *texts,
+            truncation=kwargs.pop("truncation", True),
+            max_length=limit,
+            padding=True,
+            return_tensors="pt",
+            **kwargs,
+        )
+        return {k: v.to(torch.device(self.device)) for k, v in enc.items()}
+
+    # -- heads ---------------------------------------------------------------------------
+
+    def classify(self, family: TaskFamily, docs: Sequence[dict]) -> np.ndarray:
+        """Logits [n_docs, n_labels] in the task's label order (sentence-pair classification)."""
+        import torch
+
+        if family.kind == "multiple_choice":
+            return self.choose(docs)
+        self.require_head(family)
+        order = self.label_index(family)
+        first, second = (
+            ("premise", "hypothesis") if family.name == "xnli" else ("sentence1", "sentence2")
+        )
+        model = self.model("classification")
+        out = np.zeros((len(docs), len(order)), dtype=np.float32)
+        pairs = [d[first] + d[second] for d in docs]
+        with torch.inference_mode():
+            for batch in _batches(_by_length(pairs), self.batch_size):
+                enc = self._encode(
+                    "classification",
+                    [docs[i][first] for i in batch],
+                    [docs[i][second] for i in batch],
+                )
+                logits = model(**enc).logits.float().cpu().numpy()
+                out[batch] = logits[:, order]
+        return out
+
+    def choose(self, docs: Sequence[dict]) -> np.ndarray:
+        """Logits [n_docs, 2] over XCOPA's two alternatives (multiple-choice head)."""
+        import torch
+
+        if self.head != "multiple_choice":
+            raise XtremeAdvError(
+                f"checkpoint {self.path} has head {self.architecture}; XCOPA needs a "
+                "*ForMultipleChoice checkpoint"
+            )
+        model = self.model("multiple_choice")
+        out = np.zeros((len(docs), 2), dtype=np.float32)
+        firsts = [f"{d['premise']} {XCOPA_QUESTION.get(d['question'], '')}".strip() for d in docs]
+        with torch.inference_mode():
+            for batch in _batches(_by_length(firsts), self.batch_size):
+                a = [firsts[i] for i in batch for _ in range(2)]
+                b = [docs[i][c] for i in batch for c in ("choice1", "choice2")]
+                enc = self._encode("multiple_choice", a, b)
+                enc = {k: v.view(len(batch), 2, -1) for k, v in enc.items()}
+                out[batch] = model(**enc).logits.float().cpu().numpy()
+        return out
+
+    def answer(self, docs: Sequence[dict]) -> list[str]:
+        """Extractive answers: best span over doc-stride windows of each context."""
+        import torch
+
+        if self.head != "qa":
+            raise XtremeAdvError(
+                f"checkpoint {self.path} has head {self.architecture}; extractive QA needs a "
+                "*ForQuestionAnswering checkpoint"
+            )
+        model = self.model("qa")
+        pad_right = self.tokenizer.padding_side == "right"
+        answers = [""] * len(docs)
+        best = [-math.inf] * len(docs)
+        contexts = [d["context"] for d in docs]
+        for batch in _batches(_by_length(contexts), max(1, self.batch_size // 2)):
+            questions = [docs[i]["question"].lstrip() for i in batch]
+            ctx = [contexts[i] for i in batch]
+            enc = self.tokenizer(
+                questions if pad_right else ctx,
+                ctx if pad_right else questions,
+                truncation="only_second" if pad_right else "only_first",
+                max_length=self.max_length or MAX_LENGTH["qa"],
+                stride=QA_STRIDE,
+                return_overflowing_tokens=True,
+                return_offsets_mapping=True,
+                padding=True,
+                return_tensors="pt",
+            )
+            owner = enc.pop("overflow_to_sample_mapping").tolist()
+            offsets = enc.pop("offset_mapping").tolist()
+            context_side = 1 if pad_right else 0
+            seq_ids = [enc.sequence_ids(f) for f in range(len(owner))]
+            inputs = {k: v.to(torch.device(self.device)) for k, v in enc.items()}
+            with torch.inference_mode():
+                for start in range(0, len(owner), self.batch_size):
+                    part = {k: v[start : start + self.batch_size] for k, v in inputs.items()}
+                    out = model(**part)
+                    starts = out.start_logits.float().cpu().numpy()
+                    ends = out.end_logits.float().cpu().numpy()
+                    for j in range(starts.shape[0]):
+                        f = start + j
+                        doc = batch[owner[f]]
+                        span, value = _best_span(
+                            starts[j], ends[j], offsets[f], seq_ids[f], context_side
+                        )
+                        if span is not None and value > best[doc]:
+                            best[doc] = value
+                            answers[doc] = contexts[doc][span[0] : span[1]]
+        return answers
+
+    def tag(self, family: TaskFamily, docs: Sequence[dict]) -> list[list[str]]:
+        """One tag per word, read from the word's first sub-token (as XTREME)."""
+        import torch
+
+        self.require_head(family)
+        order = self.label_index(family)
+        labels = list(family.labels)
+        fallback = "O" if "O" in labels else "X"
+        model = self.model("tagging")
+        results: list[list[str]] = [[] for _ in docs]
+        lengths = [" ".join(d["tokens"]) for d in docs]
+        with torch.inference_mode():
+            for batch in _batches(_by_length(lengths), self.batch_size):
+                words = [list(docs[i]["tokens"]) for i in batch]
+                enc = self.tokenizer(
+                    words,
+                    is_split_into_words=True,
+                    truncation=True,
+                    max_length=self.max_length or MAX_LENGTH["tagging"],
+                    padding=True,
+                    return_tensors="pt",
+                )
+                word_ids = [enc.word_ids(j) for j in range(len(batch))]
+                inputs = {k: v.to(torch.device(self.device)) for k, v in enc.items()}
+                logits = model(**inputs).logits.float().cpu().numpy()[:, :, order]
+                for j, i in enumerate(batch):
+                    tags = [fallback] * len(words[j])
+                    seen = set()
+                    for pos, w in enumerate(word_ids[j]):
+                        if w is None or w in seen:
+                            continue
+                        seen.add(w)
+                        tags[w] = labels[int(logits[j, pos].argmax())]
+                    results[i] = tags
+        return results
+
+    # -- retrieval -------------------------------------------------------------------------
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised mean-pooled hidden states of ``retrieval_layer`` [n, hidden]."""
+        import torch
+
+        model = self.model("retrieval")
+        prefixed = [self.retrieval_prefix + t for t in texts]
+        out: np.ndarray | None = None
+        with torch.inference_mode():
+            for batch in _batches(_by_length(prefixed), self.batch_size):
+                enc = self._encode("retrieval", [prefixed[i] for i in batch])
+                hidden = model(**enc, output_hidden_states=True).hidden_states
+                layer = hidden[self.retrieval_layer]
+                mask = enc["attention_mask"].unsqueeze(-1).to(layer.dtype)
+                pooled = (layer * mask).sum(1) / mask.sum(1).clamp(min=1)
+                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
+                if out is None:
+                    out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+                out[batch] = pooled
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+    def retrieve(self, family: TaskFamily, docs: Sequence[dict]) -> list[str]:
+        """Answer every source doc with its retrieved target as JSON ``{"id", "score"}``."""
+        src = [i for i, d in enumerate(docs) if d["side"] == "source"]
+        tgt = [i for i, d in enumerate(docs) if d["side"] == "target"]
+        answers = [""] * len(docs)
+        if not src or not tgt:
+            return answers
+        emb = self.embed([d["sentence"] for d in docs])
+        x, y = emb[src], emb[tgt]
+        if family.name == "bucc":
+            pairs = margin_mine(x, y)
+        else:
+            sims = x @ y.T  # cosine nearest neighbour, source -> English, as XTREME's Tatoeba
+            best = sims.argmax(axis=1)
+            pairs = {s: (int(best[s]), float(sims[s, best[s]])) for s in range(len(src))}
+        for s, (t, score) in pairs.items():
+            answers[src[s]] = json.dumps({"id": docs[tgt[t]]["id"], "score": score})
+        return answers
+
+
+def _best_span(starts, ends, offsets, seq_ids, context_side) -> tuple[tuple | None, float]:
+    """Best (char start, char end) inside the context, as transformers' QA post-processing."""
+    top_s = np.argsort(starts)[-QA_N_BEST:][::-1]
+    top_e = np.argsort(ends)[-QA_N_BEST:][::-1]
+    best, value = None, -math.inf
+    for s in top_s:
+        if seq_ids[s] != context_side:
+            continue
+        for e in top_e:
+            if seq_ids[e] != context_side or e < s or e - s + 1 > QA_MAX_ANSWER_TOKENS:
+                continue
+            score = float(starts[s] + ends[e])
+            if score > value:
+                best, value = (offsets[s][0], offsets[e][1]), score
+    return best, value
+
+
+def margin_mine(
+    x: np.ndarray, y: np.ndarray, k: int = BUCC_NEIGHBOURS, chunk: int = 2048
+) -> dict[int, tuple[int, float]]:
+    """Ratio-margin bitext mining (Artetxe & Schwenk 2019; LASER's ``mine_bitexts``).
+
+    score(a, b) = cos(a, b) / (mean cos of a's k nearest + mean cos of b's k nearest) / 2.
+    Candidates of both directions are pooled, best first, each sentence used once ("max"
+    retrieval, XTREME's default). Returns source index -> (target index, score).
+    """
+    k_x, k_y = min(k, y.shape[0]), min(k, x.shape[0])
+    knn_x = np.zeros(x.shape[0], dtype=np.float32)
+    best_fwd = np.zeros(x.shape[0], dtype=np.int64)
+    for start in range(0, x.shape[0], chunk):
+        sims = x[start : start + chunk] @ y.T
+        part = np.partition(sims, -k_x, axis=1)[:, -k_x:]
+        knn_x[start : start + chunk] = part.mean(axis=1)
+        best_fwd[start : start + chunk] = sims.argmax(axis=1)
+    knn_y = np.zeros(y.shape[0], dtype=np.float32)
+    best_bwd = np.zeros(y.shape[0], dtype=np.int64)
+    for start in range(0, y.shape[0], chunk):
+        sims = y[start : start + chunk] @ x.T
+        part = np.partition(sims, -k_y, axis=1)[:, -k_y:]
+        knn_y[start : start + chunk] = part.mean(axis=1)
+        best_bwd[start : start + chunk] = sims.argmax(axis=1)
+
+    def margin(i: int, j: int) -> float:
+        return float(x[i] @ y[j]) / ((knn_x[i] + knn_y[j]) / 2)
+
+    candidates = [(margin(i, int(j)), i, int(j)) for i, j in enumerate(best_fwd)]
+    candidates += [(margin(int(i), j), int(i), j) for j, i in enumerate(best_bwd)]
+    candidates.sort(key=lambda c: -c[0])
+    used_x: set[int] = set()
+    used_y: set[int] = set()
+    pairs: dict[int, tuple[int, float]] = {}
+    for score, i, j in candidates:
+        if i in used_x or j in used_y:
+            continue
+        used_x.add(i)
+        used_y.add(j)
+        pairs[i] = (j, score)
+    return pairs

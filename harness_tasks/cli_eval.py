@@ -1,0 +1,158 @@
+"""``xtreme-adv eval ARGS...``: lm-eval's own command line with this plugin registered.
+
+Every lm-eval subcommand and flag works unchanged (``eval ls tasks``, ``eval run --tasks
+'xtreme_*' ...``, ``--include_path``, ``--log_samples``). Before handing over, task names that
+look like ours are checked so that a typo in a task or language, or an adversarial set not
+built yet, gets a one-line answer instead of lm-eval's long listing; afterwards the results
+files written get an ``xtreme_adv`` section with the split and data hash of each task.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from harness_tasks import __version__, tasks_path
+from harness_tasks.errors import XtremeAdvError
+from harness_tasks.families import FAMILIES
+from harness_tasks.registration import (
+    adversarial_tasks_path,
+    install_task_manager,
+    register_model,
+)
+
+_CLEAN = re.compile(r"^xtreme_(?P<task>[a-z]+)_(?P<lang>[a-z]{2,3})$")
+_ADV = re.compile(r"^xtreme_adv_(?P<task>[a-z]+)_(?P<attack>[a-z]+)_(?P<lang>[a-z]{2,3})$")
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def check_task_names(names: list[str]) -> None:
+    """Raise a user error for an explicitly named xtreme task that cannot exist or is unbuilt."""
+    for name in names:
+        if any(ch in name for ch in "*?[") or not name.startswith("xtreme_"):
+            continue
+        adv = _ADV.match(name)
+        if adv:
+            family = FAMILIES.get(adv["task"])
+            if family is None or adv["lang"] not in family.langs:
+                raise XtremeAdvError(
+                    f"unknown adversarial task {name!r}: task or language is not part of XTREME"
+                )
+            if not (adversarial_tasks_path() / f"{name}.yaml").is_file():
+                raise XtremeAdvError(
+                    f"adversarial set {name} is not built (looked in {adversarial_tasks_path()});"
+                    f" build it with: xtreme-adv attack build --task {adv['task']} --langs "
+                    f"{adv['lang']} --attack {adv['attack']}"
+                )
+            continue
+        clean = _CLEAN.match(name)
+        family = FAMILIES.get(clean["task"]) if clean else None
+        if family is None:
+            raise XtremeAdvError(
+                f"unknown task {name!r}; XTREME tasks are xtreme_<task>_<lang> "
+                f"with <task> in {', '.join(FAMILIES)}"
+            )
+        if clean["lang"] not in family.langs:
+            raise XtremeAdvError(
+                f"unknown language {clean['lang']!r} for {family.title} "
+                f"({name}); choose from {' '.join(family.langs)}"
+            )
+
+
+def _annotate_results(output_path: str, since: float) -> list[Path]:
+    """Add the ``xtreme_adv`` section (split, source, data hash per task) to new results files."""
+    from harness_tasks.data import LOADED
+
+    root = Path(output_path)
+    candidates = [root] if root.suffix == ".json" else list(root.rglob("results_*.json"))
+    written = [p for p in candidates if p.is_file() and p.stat().st_mtime >= since - 1]
+    for path in written:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        tasks = {t: LOADED[t] for t in results.get("results", {}) if t in LOADED}
+        results["xtreme_adv"] = {"version": __version__, "tasks": tasks}
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(
+            json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+        )
+        os.replace(tmp, path)
+    return written
+
+
+def _unwrap_user_error(err: BaseException) -> XtremeAdvError | None:
+    while err is not None:
+        if isinstance(err, XtremeAdvError):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def run_lm_eval(argv: list[str]) -> int:
+    """Run lm-eval's CLI on ``argv`` with the plugin installed; returns its exit code."""
+    from lm_eval.__main__ import HarnessCLI
+    from lm_eval.utils import setup_logging
+
+    register_model()
+    install_task_manager()
+    setup_logging()
+    saved = sys.argv
+    sys.argv = ["xtreme-adv eval", *argv]
+    try:
+        parser = HarnessCLI()
+        parser.execute(parser.parse_args())
+    except SystemExit as exit_:
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else 1
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``xtreme-adv eval``."""
+    tasks = _option(argv, "--tasks")
+    if tasks:
+        check_task_names([t.strip() for t in tasks.split(",") if t.strip()])
+    start = time.time()
+    try:
+        code = run_lm_eval(argv)
+    except Exception as err:  # noqa: BLE001 - user errors may arrive wrapped by lm-eval
+        user = _unwrap_user_error(err)
+        if user is None:
+            raise
+        sys.stderr.write(f"xtreme-adv eval: error: {user}\n")
+        return 2
+    output = _option(argv, "--output_path") or _option(argv, "-o")
+    if code == 0 and output:
+        _annotate_results(output, start)
+    return code
+
+
+def tasks_path_main(argv: list[str]) -> int:
+    """Entry point of ``xtreme-adv tasks-path``: the folder for ``lm_eval --include_path``."""
+    if argv and argv[0] in {"-h", "--help"}:
+        print(
+            "usage: xtreme-adv tasks-path\n\nPrints the folder of xtreme-adv's task YAMLs, "
+            "for stock `lm_eval --include_path` (register `xtreme-encoder` through "
+            "`xtreme-adv eval` or the Python API)."
+        )
+        return 0
+    print(tasks_path())
+    return 0
+
+
+def matching_tasks(pattern: str) -> list[str]:
+    """Clean task names matching an fnmatch pattern (without building lm-eval's index)."""
+    names = [f.task_name(lang) for f in FAMILIES.values() for lang in f.langs]
+    return [n for n in names if fnmatch.fnmatch(n, pattern)]

@@ -1,0 +1,152 @@
+"""Evaluation data for every XTREME task: an XTREME download folder first, else the Hub.
+
+``load_eval_split`` is the one entry point; ``lm_eval_dataset`` is what the task YAMLs call
+(lm-eval's ``custom_dataset``). The split scored is the labelled test split where the source
+has one, else the dev split; a user can choose it (``--metadata '{"split": "validation"}'`` or
+``XTREME_SPLIT``), and an unlabelled split is never scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness_tasks.data import hub, xtreme_folder
+from harness_tasks.errors import XtremeAdvError
+from harness_tasks.families import check_lang, get_family
+
+SPLIT_ALIASES = {"dev": "validation", "val": "validation", "valid": "validation"}
+
+# What each lm-eval task of this process loaded: task name -> {split, source, data_sha256}.
+# `xtreme-adv eval` copies it into the results JSON it writes.
+LOADED: dict[str, dict] = {}
+
+
+@dataclass
+class EvalSplit:
+    """One loaded evaluation split with where it came from."""
+
+    dataset: object  # datasets.Dataset
+    split: str
+    source: str
+    sha256: str
+
+
+def _sha256_files(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _companions(family: str, path: Path) -> list[Path]:
+    if family == "tatoeba":
+        return [path, path.with_suffix(".eng")]
+    if family == "bucc":
+        return [path, path.with_suffix(".en"), path.with_suffix(".gold")]
+    return [path]
+
+
+def _normalise_split(split: str | None) -> str | None:
+    if split in (None, "", "auto"):
+        return None
+    return SPLIT_ALIASES.get(split, split)
+
+
+def _from_folder(family, lang: str, splits: list[str], root: Path, explicit: bool):
+    if not root.is_dir():
+        raise XtremeAdvError(
+            f"XTREME data folder {root} does not exist (from XTREME_DATA_DIR or data_dir); "
+            "point it at the folder google-research/xtreme's scripts/download_data.sh writes"
+        )
+    looked, unlabelled = [], []
+    for split in splits:
+        for path in xtreme_folder.candidates(family.name, lang, split, root):
+            looked.append(str(path))
+            if not path.exists():
+                continue
+            try:
+                rows = xtreme_folder.read(family.name, lang, path)
+            except xtreme_folder.Unlabelled:
+                unlabelled.append(str(path))
+                break
+            sha = _sha256_files(_companions(family.name, path))
+            return rows, split, str(path), sha
+    detail = f"; unlabelled (never scored): {', '.join(unlabelled)}" if unlabelled else ""
+    which = "split " + splits[0] if explicit else "a labelled split"
+    raise XtremeAdvError(
+        f"no data for {family.task_name(lang)} ({which}) in {root}: looked for "
+        f"{', '.join(looked) or 'nothing (no such split for this task)'}{detail}; run "
+        "google-research/xtreme's scripts/download_data.sh into that folder, or unset "
+        "XTREME_DATA_DIR to load from the Hugging Face Hub"
+    )
+
+
+def _from_hub(family, lang: str, splits: list[str], explicit: bool):
+    for split in splits:
+        try:
+            rows, where, fingerprint = hub.load(family.name, lang, split)
+        except KeyError:
+            continue
+        return rows, split, where, fingerprint
+    raise XtremeAdvError(
+        f"{family.task_name(lang)} has no labelled split {splits[0]!r} on the Hub "
+        f"(labelled splits: {', '.join(hub.SOURCES[family.name].splits)})"
+        if explicit
+        else f"{family.task_name(lang)}: no labelled split on the Hub"
+    )
+
+
+def load_eval_split(
+    task: str,
+    lang: str,
+    split: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> EvalSplit:
+    """Load the evaluation split of XTREME ``task`` in ``lang`` as contract rows.
+
+    ``data_dir`` (default ``$XTREME_DATA_DIR``) names an XTREME download folder; without one
+    the data comes from the Hugging Face Hub. ``split`` (default ``$XTREME_SPLIT``, else
+    automatic) picks the split; automatic means the labelled test split, else validation.
+    """
+    import datasets
+
+    family = get_family(task)
+    check_lang(family, lang)
+    chosen = _normalise_split(split if split is not None else os.environ.get("XTREME_SPLIT"))
+    splits = [chosen] if chosen else list(family.split_preference)
+    root = data_dir if data_dir is not None else os.environ.get("XTREME_DATA_DIR")
+    if root:
+        rows, used, source, sha = _from_folder(family, lang, splits, Path(root), bool(chosen))
+    else:
+        rows, used, source, sha = _from_hub(family, lang, splits, bool(chosen))
+    for row in rows:
+        row["split"] = used
+        row["lang"] = lang
+    dataset = datasets.Dataset.from_list(rows)
+    LOADED[family.task_name(lang)] = {
+        "split": used,
+        "source": source,
+        "data_sha256": sha,
+        "n_docs": len(rows),
+    }
+    return EvalSplit(dataset=dataset, split=used, source=source, sha256=sha)
+
+
+def lm_eval_dataset(
+    task: str, lang: str, split: str | None = None, data_dir: str | None = None, **_metadata
+) -> object:
+    """lm-eval ``custom_dataset`` hook: the chosen split under the key ``eval``.
+
+    lm-eval calls it as ``fn(**metadata, **dataset_kwargs)``; the metadata (including the
+    model's arguments) is accepted and ignored apart from ``split`` and ``data_dir``.
+    """
+    import datasets
+
+    loaded = load_eval_split(task, lang, split=split, data_dir=data_dir)
+    return datasets.DatasetDict({"eval": loaded.dataset})

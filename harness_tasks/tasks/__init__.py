@@ -1,0 +1,1 @@
+"""Generated lm-eval task YAMLs (one folder per XTREME task); see ``generate.py``."""
