@@ -1,0 +1,68 @@
+"""Reading untrusted JSON / JSONL: size caps, no NaN or Infinity, errors that name the file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from leaderboards.errors import LeaderboardError
+
+# One lm-eval results file with 100 subtasks is ~250 KB; samples files grow with the test set.
+MAX_RESULTS_BYTES = 64 * 1024 * 1024
+MAX_SAMPLES_BYTES = 512 * 1024 * 1024
+
+
+def loads(text: str | bytes, origin: str) -> Any:
+    """Parse JSON text; errors name ``origin``.
+
+    NaN/Infinity parse (lm-eval writes them, e.g. a stderr of NaN); every number this package
+    uses goes through :func:`finite`, which names the field that holds a non-finite value.
+    """
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise LeaderboardError(f"{origin}: not valid JSON ({err})") from None
+
+
+def read_bytes(path: Path, limit: int) -> bytes:
+    """Read a file of at most ``limit`` bytes."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as err:
+        raise LeaderboardError(f"{path}: cannot read ({err.strerror})") from None
+    if size > limit:
+        raise LeaderboardError(f"{path}: {size} bytes is over the limit of {limit} bytes")
+    with open(path, "rb") as fh:
+        return fh.read(min(limit, size) + 1)
+
+
+def load_json(path: Path, limit: int = MAX_RESULTS_BYTES) -> Any:
+    """Load one JSON file under a size cap."""
+    return loads(read_bytes(path, limit), str(path))
+
+
+def iter_jsonl(data: bytes, origin: str) -> Iterator[dict]:
+    """Yield the objects of a JSONL text; a bad line is an error naming file and line."""
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        obj = loads(line, f"{origin} line {number}")
+        if not isinstance(obj, dict):
+            raise LeaderboardError(f"{origin} line {number}: expected a JSON object")
+        yield obj
+
+
+def finite(value: Any, origin: str, field: str) -> float:
+    """Return ``value`` as a finite float, or raise naming ``origin`` and ``field``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LeaderboardError(f"{origin}: {field} is {value!r}, expected a finite number")
+    return float(value)
+
+
+def dumps(obj: Any) -> str:
+    """Deterministic JSON (sorted keys, no NaN) for files this package writes."""
+    return json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False)

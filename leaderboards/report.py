@@ -1,0 +1,130 @@
+"""Plain-text outputs of a board: Markdown summary and CSV tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+
+from leaderboards.compute import Board
+
+ROW_FIELDS = (
+    "model task lang attack metric clean adv drop pdr flip_rate n_clean n_adv n_paired "
+    "clean_ci adv_ci drop_ci pdr_ci clean_stderr adv_stderr version task_hash_clean task_hash_adv"
+).split()
+COMPARISON_FIELDS = (
+    "comparison task lang attack metric drop_intermediate drop_direct diff ci_examples ci_seeds "
+    "n_paired seeds p_exact p_adjusted significant intermediate_models direct_models"
+).split()
+
+
+def pct(x: float | None) -> str:
+    """A [0, 1] value as XTREME prints it (times 100, one decimal); '-' when missing."""
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def pct_ci(ci: list[float] | None) -> str:
+    """An interval as '[lo, hi]' times 100."""
+    return "-" if ci is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def md_cell(text: object) -> str:
+    """Text safe inside a Markdown table cell (pipes and line breaks escaped)."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def model_summary(board: Board) -> list[dict]:
+    """Per model: the XTREME averages (languages, then tasks) averaged over attacks."""
+    alls_by_model: dict[str, list[dict]] = defaultdict(list)
+    for a in board.averages:
+        if a["level"] == "all":
+            alls_by_model[a["model"]].append(a)
+    out = []
+    for info in board.models:
+        model_id = info["model"]
+        alls = alls_by_model[model_id]
+        clean = sum(a["clean"] for a in alls) / len(alls)
+        adv = sum(a["adv"] for a in alls) / len(alls)
+        out.append(
+            {
+                "model": model_id,
+                "recipe": info["recipe"] or "-",
+                "seed": info["seed"],
+                "clean": clean,
+                "adv": adv,
+                "drop": clean - adv,
+                "pdr": None if clean == 0 else 1 - adv / clean,
+                "n_tasks": max(a["n_tasks"] for a in alls),
+                "n_attacks": len(alls),
+            }
+        )
+    return out
+
+
+def markdown(board: Board, max_models: int = 50) -> str:
+    """The Markdown summary: model averages and intermediate-vs-direct differences."""
+    lines = [
+        "## Robustness under attack (XTREME-style averages: over languages, then tasks; x100)",
+        "",
+        "| model | recipe | seed | clean | adversarial | drop | PDR | tasks | attacks |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    summary = sorted(model_summary(board), key=lambda s: (-s["adv"], s["model"]))
+    for s in summary[:max_models]:
+        lines.append(
+            f"| {md_cell(s['model'])} | {md_cell(s['recipe'])} | {md_cell(s['seed'])} | "
+            f"{pct(s['clean'])} | {pct(s['adv'])} | {pct(s['drop'])} | {pct(s['pdr'])} | "
+            f"{s['n_tasks']} | {s['n_attacks']} |"
+        )
+    if len(summary) > max_models:
+        lines.append(f"| ... {len(summary) - max_models} more models in rows.csv | | | | | | | | |")
+    if board.comparison_averages:
+        lines += [
+            "",
+            "## Intermediate-task training vs direct fine-tuning: drop difference "
+            "(intermediate - direct, x100; negative = more robust)",
+            "",
+            "| comparison | task | attack | langs | drop inter. | drop direct | diff | "
+            "95% CI examples | 95% CI seeds | langs significant (BH 5%) |",
+            "|---|---|---|---:|---:|---:|---:|---|---|---:|",
+        ]
+        for c in board.comparison_averages:
+            lines.append(
+                f"| {md_cell(c['comparison'])} | {c['task']} | {c['attack']} | {c['n_langs']} | "
+                f"{pct(c['drop_intermediate'])} | {pct(c['drop_direct'])} | {pct(c['diff'])} | "
+                f"{pct_ci(c['ci_examples'])} | {pct_ci(c['ci_seeds'])} | {c['n_significant']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _safe(v: object) -> object:
+    # Untrusted names must not become spreadsheet formulas (CSV injection); numbers stay as-is.
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(v.split(" ")[0])
+        except ValueError:
+            return "'" + v
+    return v
+
+
+def _flat(record: dict, fields: list[str]) -> list[str]:
+    out = []
+    for f in fields:
+        v = record.get(f)
+        if f == "p_exact":
+            v = (record.get("mcnemar") or {}).get("p_exact")
+        if isinstance(v, list):
+            v = " ".join(str(_safe(x)) for x in v)
+        v = _safe(v)
+        out.append("" if v is None else str(v))
+    return out
+
+
+def to_csv(records: list[dict], fields: list[str]) -> str:
+    """CSV with a header; lists are space-joined, missing values empty."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    for record in records:
+        writer.writerow(_flat(record, fields))
+    return buf.getvalue()

@@ -1,0 +1,346 @@
+"""Read lm-eval 0.4.13 output folders (results JSON, samples JSONL) and provenance cards.
+
+The layout is lm-eval's own (docs/contracts.md section 6): ``<out>/<model>/results_<time>.json``
+and, with ``--log_samples``, ``samples_<task>_<time>.jsonl`` beside it. Nothing here imports
+lm-eval or the other packages of this project: files are the interface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+import numpy as np
+
+from leaderboards.errors import LeaderboardError
+from leaderboards.jsonio import (
+    MAX_RESULTS_BYTES,
+    MAX_SAMPLES_BYTES,
+    finite,
+    iter_jsonl,
+    loads,
+    read_bytes,
+)
+from leaderboards.names import FILTER, TaskName, parse_task
+
+LM_EVAL_VERSION = "0.4.13"
+PROVENANCE_SCHEMA = "xtreme-adv/provenance/1"
+RECIPES = ("direct", "intermediate", "pretrained")
+REQUIRED_KEYS = ("results", "configs", "versions", "n-samples", "config", "lm_eval_version")
+_RESULTS_RE = re.compile(r"^results_(?P<stamp>.+)\.json$")
+
+
+class FileSet(Protocol):
+    """Where results come from: a folder on disk or the members of a submission archive."""
+
+    def results_files(self) -> list[str]:
+        """Relative paths of every ``results_*.json``, sorted."""
+        ...
+
+    def has(self, name: str) -> bool:
+        """Whether the relative path ``name`` exists."""
+        ...
+
+    def read(self, name: str, limit: int) -> bytes:
+        """The bytes of ``name`` (at most ``limit``)."""
+        ...
+
+    def origin(self, name: str) -> str:
+        """How to name ``name`` in a message."""
+        ...
+
+
+class LocalFiles:
+    """Results under a folder on disk, or one results file (its folder holds the samples)."""
+
+    def __init__(self, root: Path):
+        root = Path(root)
+        if not root.exists():
+            raise LeaderboardError(f"{root}: no such file or folder")
+        self.only = root.name if root.is_file() else None
+        self.root = root.parent if root.is_file() else root
+
+    def results_files(self) -> list[str]:
+        """Every ``results_*.json`` under the root, as paths relative to it."""
+        if self.only is not None:
+            return [self.only]
+        found = (p for p in self.root.rglob("results_*.json") if p.is_file())
+        return sorted(p.relative_to(self.root).as_posix() for p in found)
+
+    def has(self, name: str) -> bool:
+        """Whether ``name`` is a file under the root."""
+        return (self.root / name).is_file()
+
+    def read(self, name: str, limit: int) -> bytes:
+        """Read ``name`` under a size cap."""
+        return read_bytes(self.root / name, limit)
+
+    def origin(self, name: str) -> str:
+        """The file's path."""
+        return str(self.root / name)
+
+
+@dataclass
+class Samples:
+    """Per-document scores of one task, in file order, keyed by ``doc.id``."""
+
+    ids: list[str]
+    values: np.ndarray  # float64, one per doc
+    binary: bool  # every value is 0 or 1 (correctness), so flips and McNemar apply
+
+    def index(self) -> dict[str, int]:
+        """Map doc id -> position."""
+        return {doc_id: i for i, doc_id in enumerate(self.ids)}
+
+
+@dataclass
+class TaskResult:
+    """One task's score in one results file."""
+
+    name: TaskName
+    metric: str
+    value: float
+    stderr: float | None
+    n: int
+    version: str
+    task_hash: str | None
+    config: dict
+    source: str
+    date: float
+    samples: Samples | None = None
+
+
+@dataclass
+class ModelRun:
+    """Everything read for one model (one checkpoint), merged over its results files."""
+
+    model_id: str
+    provenance: dict | None
+    tasks: dict[str, TaskResult] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    model_name: str = ""
+
+
+def version_str(value: object) -> str:
+    """lm-eval writes versions as floats (1.0) or strings; compare them as text."""
+    return str(value)
+
+
+def _model_args(config: dict) -> dict:
+    args = config.get("model_args")
+    if isinstance(args, dict):
+        return args
+    if isinstance(args, str):  # "pretrained=x,batch_size=2", lm-eval's CLI form
+        pairs = (item.split("=", 1) for item in args.split(",") if "=" in item)
+        return {k.strip(): v.strip() for k, v in pairs}
+    return {}
+
+
+def check_provenance(card: object, origin: str) -> dict:
+    """Check the fields of a provenance card (contracts.md section 5) this package uses."""
+    if not isinstance(card, dict):
+        raise LeaderboardError(f"{origin}: provenance is {type(card).__name__}, expected object")
+    if card.get("schema") != PROVENANCE_SCHEMA:
+        raise LeaderboardError(
+            f"{origin}: provenance schema is {card.get('schema')!r}, expected {PROVENANCE_SCHEMA}"
+        )
+    model_id = card.get("model_id")
+    if not isinstance(model_id, str) or not model_id.strip() or len(model_id) > 200:
+        raise LeaderboardError(f"{origin}: provenance model_id is {model_id!r}")
+    if card.get("recipe") not in RECIPES:
+        raise LeaderboardError(
+            f"{origin}: provenance recipe is {card.get('recipe')!r}, expected one of {RECIPES}"
+        )
+    base = card.get("base_model")
+    if not isinstance(base, dict) or not isinstance(base.get("sha256"), str):
+        raise LeaderboardError(f"{origin}: provenance base_model.sha256 is missing")
+    seed = card.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise LeaderboardError(f"{origin}: provenance seed is {seed!r}, expected an integer")
+    if not isinstance(card.get("target_task"), str | None):
+        raise LeaderboardError(f"{origin}: provenance target_task is {card.get('target_task')!r}")
+    inter = card.get("intermediate_tasks", [])
+    if not isinstance(inter, list) or not all(isinstance(t, str) for t in inter):
+        raise LeaderboardError(f"{origin}: provenance intermediate_tasks is {inter!r}")
+    return card
+
+
+def task_hash_of(lines: list[dict]) -> str:
+    """lm-eval's task hash: sha256 of the concatenated doc/prompt/target hashes of its samples.
+
+    Same computation as ``EvaluationTracker.save_results_aggregated`` in lm-eval 0.4.13.
+    """
+    joined = "".join(
+        str(s.get("doc_hash", "")) + str(s.get("prompt_hash", "")) + str(s.get("target_hash", ""))
+        for s in lines
+    )
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+def read_samples(data: bytes, origin: str, task: TaskResult) -> tuple[Samples | None, str]:
+    """Parse one samples JSONL; returns the per-doc scores (None if not scalar) and its hash."""
+    lines = list(iter_jsonl(data, origin))
+    if not lines:
+        raise LeaderboardError(f"{origin}: no samples")
+    ids: list[str] = []
+    values: list[float] = []
+    scalar = True
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if line.get("filter", FILTER) != FILTER:
+            continue
+        doc = line.get("doc")
+        doc_id = doc.get("id") if isinstance(doc, dict) else None
+        if not isinstance(doc_id, str | int) or isinstance(doc_id, bool):
+            raise LeaderboardError(
+                f"{origin} line {number}: doc.id is {doc_id!r}; samples are paired by doc.id "
+                "(docs/contracts.md section 6)"
+            )
+        doc_id = str(doc_id)
+        if doc_id in seen:
+            raise LeaderboardError(f"{origin} line {number}: duplicate doc.id {doc_id!r}")
+        seen.add(doc_id)
+        value = line.get(task.metric)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise LeaderboardError(
+                    f"{origin} line {number}: {task.metric} is {value!r}, expected a finite number"
+                )
+        else:  # corpus-level metrics (entity F1) log per-doc tuples: no per-doc score
+            scalar = False
+        ids.append(doc_id)
+        values.append(float(value) if scalar else 0.0)
+    digest = task_hash_of(lines)
+    if not scalar or not ids:
+        return None, digest
+    arr = np.asarray(values, dtype=np.float64)
+    return Samples(ids, arr, bool(np.all((arr == 0.0) | (arr == 1.0)))), digest
+
+
+def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelRun:
+    """Read one lm-eval results file (and its samples files) into a single-file ModelRun."""
+    origin = files.origin(name)
+    data = loads(files.read(name, MAX_RESULTS_BYTES), origin)
+    if not isinstance(data, dict):
+        raise LeaderboardError(f"{origin}: expected a JSON object (an lm-eval results file)")
+    for key in REQUIRED_KEYS:
+        if key not in data:
+            raise LeaderboardError(f"{origin}: missing key {key!r}; not an lm-eval results file")
+    if data["lm_eval_version"] != LM_EVAL_VERSION:
+        raise LeaderboardError(
+            f"{origin}: lm_eval_version is {data['lm_eval_version']!r}, expected {LM_EVAL_VERSION}"
+        )
+    for key in ("results", "configs", "versions", "n-samples", "config"):
+        if not isinstance(data[key], dict):
+            raise LeaderboardError(f"{origin}: {key} is not an object")
+    config = data["config"]
+    adv_model = config.get("xtreme_adv_model") if isinstance(config, dict) else None
+    card = adv_model.get("provenance") if isinstance(adv_model, dict) else None
+    folder = PurePosixPath(name).parent
+    card_name = (folder / "provenance.json").as_posix()
+    if card is None and files.has(card_name):
+        card = loads(files.read(card_name, 1024 * 1024), files.origin(card_name))
+        card = check_provenance(card, files.origin(card_name))
+    elif card is not None:
+        card = check_provenance(card, f"{origin}: config.xtreme_adv_model")
+    args = _model_args(config)
+    model_name = str(data.get("model_name") or config.get("model") or "")
+    model_id = (
+        card["model_id"]
+        if card
+        else str(args.get("pretrained") or args.get("path") or model_name or origin)
+    )
+    run = ModelRun(model_id=model_id, provenance=card, files=[origin], model_name=model_name)
+    stamp_match = _RESULTS_RE.match(PurePosixPath(name).name)
+    stamp = stamp_match["stamp"] if stamp_match else None
+    date = data.get("date")
+    date = float(date) if isinstance(date, int | float) and math.isfinite(date) else 0.0
+    hashes = data.get("task_hashes") or {}
+    for task_name, metrics in sorted(data["results"].items()):
+        parsed = parse_task(task_name)
+        if parsed is None:
+            continue  # groups and tasks from outside this project are not leaderboard rows
+        if not isinstance(metrics, dict):
+            raise LeaderboardError(f"{origin}: results.{task_name} is not an object")
+        key = f"{parsed.metric},{FILTER}"
+        if key not in metrics:
+            raise LeaderboardError(f"{origin}: results.{task_name} has no {key!r}")
+        value = finite(metrics[key], origin, f"results.{task_name}.{key}")
+        stderr = metrics.get(f"{parsed.metric}_stderr,{FILTER}")
+        stderr = (
+            float(stderr)
+            if isinstance(stderr, int | float) and math.isfinite(stderr) and stderr >= 0
+            else None
+        )
+        counts = data["n-samples"].get(task_name)
+        n = counts.get("effective") if isinstance(counts, dict) else None
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise LeaderboardError(f"{origin}: n-samples.{task_name}.effective is {n!r}")
+        if task_name not in data["versions"]:
+            raise LeaderboardError(f"{origin}: versions has no {task_name!r}")
+        task_hash = hashes.get(task_name) if isinstance(hashes, dict) else None
+        result = TaskResult(
+            name=parsed,
+            metric=parsed.metric,
+            value=value,
+            stderr=stderr,
+            n=n,
+            version=version_str(data["versions"][task_name]),
+            task_hash=task_hash if isinstance(task_hash, str) else None,
+            config=data["configs"].get(task_name) or {},
+            source=origin,
+            date=date,
+        )
+        if with_samples and stamp is not None:
+            sample_name = (folder / f"samples_{task_name}_{stamp}.jsonl").as_posix()
+            if files.has(sample_name):
+                sorigin = files.origin(sample_name)
+                samples, digest = read_samples(
+                    files.read(sample_name, MAX_SAMPLES_BYTES), sorigin, result
+                )
+                if result.task_hash is not None and digest != result.task_hash:
+                    raise LeaderboardError(
+                        f"{origin}: task_hashes.{task_name} is {result.task_hash}, but "
+                        f"{sorigin} hashes to {digest}"
+                    )
+                result.samples = samples
+        run.tasks[task_name] = result
+    return run
+
+
+def merge_runs(runs: list[ModelRun]) -> dict[str, ModelRun]:
+    """Merge per-file runs by model id; a task evaluated twice keeps the newest result."""
+    merged: dict[str, ModelRun] = {}
+    for run in runs:
+        into = merged.get(run.model_id)
+        if into is None:
+            merged[run.model_id] = into = ModelRun(
+                run.model_id, run.provenance, {}, [], run.model_name
+            )
+        elif run.provenance and into.provenance and run.provenance != into.provenance:
+            raise LeaderboardError(
+                f"{run.files[0]}: provenance of {run.model_id!r} differs from {into.files[0]}"
+            )
+        into.provenance = into.provenance or run.provenance
+        into.files.extend(run.files)
+        for task_name, result in run.tasks.items():
+            old = into.tasks.get(task_name)
+            if old is None or (result.date, result.source) > (old.date, old.source):
+                into.tasks[task_name] = result
+    return merged
+
+
+def read_inputs(paths: list[Path], with_samples: bool = True) -> dict[str, ModelRun]:
+    """Read every results file under ``paths`` (folders or files) and merge them by model."""
+    runs: list[ModelRun] = []
+    for path in paths:
+        files = LocalFiles(path)
+        names = files.results_files()
+        if not names:
+            raise LeaderboardError(f"{path}: no lm-eval results_*.json found")
+        runs.extend(read_results(files, name, with_samples) for name in names)
+    return merge_runs(runs)
