@@ -1,0 +1,370 @@
+"""Build, resume, shard and merge adversarial sets; one folder per (task, attack, language).
+
+Layout under the output root (``$XTREME_ADV_DIR``, default ``~/.cache/xtreme-adv/adversarial``)::
+
+    <task>/<attack>/<lang>/data.parquet     the set (contract columns + adv_* columns)
+    <task>/<attack>/<lang>/manifest.json    provenance, validity statistics, per-example edits
+    tasks/xtreme_adv_<task>_<attack>_<lang>.yaml and the group YAML (lm-eval registration)
+    .work/<task>/<attack>/<lang>/<config-key>/chunk-NNNNN.jsonl   work in progress
+
+Work is cut into fixed chunks of documents; each chunk is written atomically once done, so an
+interrupted build resumes at the first missing chunk, and shards (``chunk % num_shards``) can run
+on several machines and be merged. Every random choice is seeded per document, every batch is
+formed within one chunk, so the result does not depend on where a build stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from harness_tasks.errors import XtremeAdvError
+
+SCHEMA = "xtreme-adv/adversarial-set/1"
+CHUNK_SIZE = 64
+_VERSIONED = (
+    "xtreme-adv",
+    "textattack",
+    "transformers",
+    "torch",
+    "datasets",
+    "pyarrow",
+    "stopwordsiso",
+    "confusable-homoglyphs",
+    "pythainlp",
+    "tinysegmenter",
+    "jieba",
+    "regex",
+)
+
+
+def default_root() -> Path:
+    """``$XTREME_ADV_DIR`` or ``~/.cache/xtreme-adv/adversarial``."""
+    env = os.environ.get("XTREME_ADV_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "xtreme-adv" / "adversarial"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape the output."""
+    out = {}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def set_dir(root: Path, task: str, attack: str, lang: str) -> Path:
+    """Folder of one built set."""
+    return Path(root) / task / attack / lang
+
+
+def work_dir(root: Path, task: str, attack: str, lang: str) -> Path:
+    """Parent folder of the work-in-progress folders of one set."""
+    return Path(root) / ".work" / task / attack / lang
+
+
+class BuildRequest:
+    """What to build: task, language, attack with parameters, seed and where the data is."""
+
+    def __init__(
+        self,
+        task: str,
+        lang: str,
+        attack: str,
+        params: dict | None = None,
+        seed: int = 0,
+        data_dir: str | None = None,
+        split: str | None = None,
+        source_model: str | None = None,
+        limit: int | None = None,
+    ):
+        from adversarial import recipes
+
+        self.family = recipes.get_family(attack)
+        recipes.check_task(self.family, task)
+        self.task, self.lang, self.attack, self.seed = task, lang, attack, int(seed)
+        self.params = recipes.resolve_params(self.family, params or {})
+        self.data_dir, self.split, self.limit = data_dir, split, limit
+        self.source_model = source_model
+        if source_model and task not in ("xnli", "pawsx"):
+            raise XtremeAdvError(
+                f"--source-model: transfer sets need a classification task (xnli, pawsx), "
+                f"not {task}"
+            )
+
+    def load(self):
+        """Load the clean evaluation split (a user error if it does not exist)."""
+        from harness_tasks.data import load_eval_split
+
+        loaded = load_eval_split(self.task, self.lang, split=self.split, data_dir=self.data_dir)
+        if self.limit is not None:
+            loaded.dataset = loaded.dataset.select(range(min(self.limit, len(loaded.dataset))))
+        return loaded
+
+    def config(self, loaded) -> dict:
+        """Everything the output depends on; its hash names the work folder."""
+        return {
+            "schema": SCHEMA,
+            "task": self.task,
+            "lang": self.lang,
+            "attack": self.attack,
+            "params": self.params,
+            "seed": self.seed,
+            "split": loaded.split,
+            "source": {
+                "path": str(loaded.source),
+                "sha256": loaded.sha256,
+                "n_docs": len(loaded.dataset),
+            },
+            "limit": self.limit,
+            "source_model": _model_identity(self.source_model),
+            "chunk_size": CHUNK_SIZE,
+            "versions": library_versions(),
+        }
+
+
+def _model_identity(path: str | None) -> dict | None:
+    if not path:
+        return None
+    folder = Path(path)
+    weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    if not weights:
+        raise XtremeAdvError(f"--source-model {path}: no model weights (*.safetensors) found")
+    return {"path": str(folder.resolve()), "sha256": sha256_file(weights[0])}
+
+
+def config_key(config: dict) -> str:
+    """Short stable hash of a build configuration."""
+    return sha256_bytes(json.dumps(config, sort_keys=True).encode())[:16]
+
+
+def build(
+    request: BuildRequest,
+    root: Path | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> Path | None:
+    """Build (or resume) the set; returns its folder, or None when only a shard was built.
+
+    ``stop_after`` ends the run after that many new chunks (tests use it to interrupt a build).
+    """
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise XtremeAdvError(
+            f"--shard-index {shard_index} must be in [0, --num-shards {num_shards})"
+        )
+    root = Path(root) if root else default_root()
+    loaded = request.load()
+    config = request.config(loaded)
+    key = config_key(config)
+    work = work_dir(root, request.task, request.attack, request.lang) / key
+    atomic_write_text(work / "config.json", json.dumps(config, indent=1, sort_keys=True))
+    n_docs = len(loaded.dataset)
+    n_chunks = max(1, math.ceil(n_docs / CHUNK_SIZE))
+    mine = [c for c in range(n_chunks) if c % num_shards == shard_index]
+    todo = [c for c in mine if not (work / _chunk_name(c)).exists()]
+    if todo:
+        runner = _ChunkRunner(request, loaded)
+        label = f"{request.task}/{request.attack}/{request.lang}"
+        bar = tqdm(
+            total=len(mine),
+            initial=len(mine) - len(todo),
+            desc=label,
+            unit="chunk",
+            disable=not progress,
+        )
+        for done, chunk in enumerate(todo):
+            if stop_after is not None and done >= stop_after:
+                bar.close()
+                return None
+            start, end = chunk * CHUNK_SIZE, min(n_docs, (chunk + 1) * CHUNK_SIZE)
+            rows = runner.run(start, end)
+            text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+            atomic_write_text(work / _chunk_name(chunk), text)
+            bar.update(1)
+        bar.close()
+    if num_shards > 1:
+        atomic_write_text(work / f"shard-{shard_index}-of-{num_shards}.done", "")
+        return None
+    return merge(root, request.task, request.attack, request.lang)
+
+
+def _chunk_name(chunk: int) -> str:
+    return f"chunk-{chunk:05d}.jsonl"
+
+
+class _ChunkRunner:
+    """Runs the perturbation of a range of documents (static or transferred from a model)."""
+
+    def __init__(self, request: BuildRequest, loaded):
+        from adversarial.engine import Perturber, build_gazetteer
+
+        self.request, self.loaded = request, loaded
+        params = request.params
+        docs = None
+        gazetteer = None
+        if request.attack == "distractor":
+            docs = loaded.dataset.to_list()
+        if request.attack == "entityswap":
+            gazetteer = _gazetteer(request, loaded, build_gazetteer)
+        self.perturber = Perturber(
+            request.task,
+            request.lang,
+            request.attack,
+            params,
+            request.seed,
+            pool_docs=docs,
+            gazetteer=gazetteer,
+        )
+        self.encoder = None
+        if float(params["min_similarity"]) > 0 or request.attack in ("distractor", "entityswap"):
+            from adversarial.similarity import load_encoder
+
+            self.encoder = load_encoder(str(params["similarity_model"]))
+        self.attack = None
+        if request.source_model:
+            from adversarial.transfer import TransferAttack
+
+            self.attack = TransferAttack(request, self.encoder)
+
+    def run(self, start: int, end: int) -> list[dict]:
+        docs = self.loaded.dataset.select(range(start, end)).to_list()
+        if self.encoder is not None:
+            self.encoder.clear_cache()  # batches never span chunks: resumable == uninterrupted
+        if self.attack is not None:
+            return self.attack.run(docs, start)
+        from adversarial.floor import apply_similarity_floor
+
+        plans = [self.perturber.plan(doc, start + k) for k, doc in enumerate(docs)]
+        sims = apply_similarity_floor(
+            plans, self.encoder, float(self.request.params["min_similarity"]), self.request.lang
+        )
+        return [self.perturber.realise(p, s) for p, s in zip(plans, sims, strict=True)]
+
+
+def _gazetteer(request: BuildRequest, loaded, build_gazetteer) -> dict:
+    from harness_tasks.data import load_eval_split
+
+    if request.task in ("panx", "udpos"):
+        return build_gazetteer(loaded.dataset.to_list(), request.task)
+    source = str(request.params["gazetteer_task"])
+    try:
+        tagged = load_eval_split(source, request.lang, data_dir=request.data_dir)
+    except XtremeAdvError as err:
+        raise XtremeAdvError(
+            f"entityswap on {request.task}-{request.lang} takes its entities from {source} in "
+            f"the same language, which is not available: {err}"
+        ) from None
+    return build_gazetteer(tagged.dataset.to_list(), source)
+
+
+def _find_work(root: Path, task: str, attack: str, lang: str) -> Path:
+    parent = work_dir(root, task, attack, lang)
+    candidates = sorted(p for p in parent.glob("*") if (p / "config.json").exists())
+    if not candidates:
+        raise XtremeAdvError(
+            f"nothing to merge for {task}/{attack}/{lang} in {root}: run "
+            f"`xtreme-adv attack build --task {task} --langs {lang} --attack {attack}` first"
+        )
+    if len(candidates) > 1:
+        keys = ", ".join(p.name for p in candidates)
+        raise XtremeAdvError(
+            f"{parent}: several unfinished builds with different settings ({keys}); "
+            "remove the ones you do not want"
+        )
+    return candidates[0]
+
+
+def merge(root: Path, task: str, attack: str, lang: str) -> Path:
+    """Assemble the chunks of a finished build into the set folder (atomically)."""
+    import datasets
+
+    from adversarial.manifest import build_manifest
+    from adversarial.registry import write_task_yamls
+
+    root = Path(root)
+    work = _find_work(root, task, attack, lang)
+    config = json.loads((work / "config.json").read_text(encoding="utf-8"))
+    n_docs = (
+        config["source"]["n_docs"]
+        if config["limit"] is None
+        else min(config["limit"], config["source"]["n_docs"])
+    )
+    n_chunks = max(1, math.ceil(n_docs / config["chunk_size"]))
+    missing = [c for c in range(n_chunks) if not (work / _chunk_name(c)).exists()]
+    if missing:
+        raise XtremeAdvError(
+            f"{work}: {len(missing)} of {n_chunks} chunks missing (first: {missing[0]}); run the "
+            "remaining shards (same --num-shards) before merging"
+        )
+    rows = []
+    for c in range(n_chunks):
+        with open(work / _chunk_name(c), encoding="utf-8") as handle:
+            rows.extend(json.loads(line) for line in handle)
+    dataset = datasets.Dataset.from_list(rows)
+    final = set_dir(root, task, attack, lang)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{lang}.tmp-"))
+    try:
+        dataset.to_parquet(str(tmp / "data.parquet"))
+        manifest = build_manifest(config, rows, sha256_file(tmp / "data.parquet"))
+        atomic_write_text(
+            tmp / "manifest.json",
+            json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False),
+        )
+        _replace_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    write_task_yamls(root, task, attack, lang)
+    shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Swap ``tmp`` into ``final``; the old set (if any) is removed only after the swap."""
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)

@@ -1,0 +1,231 @@
+"""``xtreme-adv attack {build,list,merge,adaptive,push,pull}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness_tasks.errors import XtremeAdvError
+
+PROG = "xtreme-adv attack"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (docs/contracts.md section 1)
+        sys.stderr.write(f"{PROG}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _params(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise XtremeAdvError(f"--param {item!r}: expected NAME=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _langs(text: str) -> list[str]:
+    langs = [x.strip() for x in text.split(",") if x.strip()]
+    if not langs:
+        raise XtremeAdvError(f"--langs {text!r}: no language given")
+    return langs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Build and run adversarial XTREME sets.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(p):
+        p.add_argument("--task", required=True, help="XTREME task, e.g. xnli, xquad, tatoeba")
+        p.add_argument("--attack", required=True, help="attack family (see `attack list`)")
+        p.add_argument(
+            "--out",
+            type=Path,
+            default=None,
+            help="output root (default $XTREME_ADV_DIR or ~/.cache/xtreme-adv/adversarial)",
+        )
+
+    b = sub.add_parser("build", help="build adversarial sets, one per language")
+    common(b)
+    b.add_argument("--langs", required=True, help="comma-separated XTREME language codes")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="attack parameter (repeatable); `attack list` shows them",
+    )
+    b.add_argument(
+        "--source-model", default=None, help="classifier checkpoint to transfer from (xnli, pawsx)"
+    )
+    b.add_argument(
+        "--data-dir",
+        default=None,
+        help="XTREME download folder (default $XTREME_DATA_DIR, else the Hub)",
+    )  # noqa: E501
+    b.add_argument("--split", default=None, help="split to attack (default: as the clean task)")
+    b.add_argument("--limit", type=int, default=None, help="only the first N documents")
+    b.add_argument("--num-shards", type=int, default=1)
+    b.add_argument("--shard-index", type=int, default=0)
+    b.add_argument("--no-progress", action="store_true")
+
+    m = sub.add_parser("merge", help="merge the shards of a sharded build")
+    common(m)
+    m.add_argument("--langs", required=True)
+
+    sub.add_parser("list", help="list attack families, parameters and defaults")
+
+    a = sub.add_parser("adaptive", help="attack one checkpoint with a TextAttack search")
+    a.add_argument("--model", required=True, help="classifier checkpoint folder")
+    a.add_argument("--task", required=True)
+    a.add_argument("--lang", required=True)
+    a.add_argument("--attack", required=True)
+    a.add_argument("--query-budget", type=int, default=200)
+    a.add_argument("--num-examples", type=int, default=50)
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    a.add_argument("--data-dir", default=None)
+    a.add_argument("--split", default=None)
+    a.add_argument("--json", type=Path, default=None, help="also write the report here")
+
+    for name, helptext in (
+        ("push", "push a built set to a Hub dataset repo"),
+        ("pull", "download a set from a Hub dataset repo"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        common(p)
+        p.add_argument("--langs", required=True)
+        p.add_argument("--repo", required=True, help="Hub dataset repo id, e.g. me/xtreme-adv")
+    return parser
+
+
+def cmd_list() -> int:
+    """Print every family with its tasks and parameter defaults."""
+    from adversarial.recipes import FAMILIES
+
+    for family in FAMILIES.values():
+        print(f"{family.name}: {family.summary} [{family.citation}]")
+        print(f"  tasks: {', '.join(family.tasks)}")
+        for key, value in family.defaults().items():
+            print(f"  --param {key}={value}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    """Build one set per language."""
+    from adversarial.build import BuildRequest, build
+
+    params = _params(args.param)
+    for lang in _langs(args.langs):
+        request = BuildRequest(
+            args.task,
+            lang,
+            args.attack,
+            params,
+            seed=args.seed,
+            data_dir=args.data_dir,
+            split=args.split,
+            source_model=args.source_model,
+            limit=args.limit,
+        )
+        folder = build(
+            request,
+            root=args.out,
+            num_shards=args.num_shards,
+            shard_index=args.shard_index,
+            progress=not args.no_progress,
+        )
+        if folder is None:
+            print(
+                f"{args.task}/{args.attack}/{lang}: shard {args.shard_index} of "
+                f"{args.num_shards} done; run `{PROG} merge` when all shards are"
+            )
+            continue
+        _print_summary(folder)
+    return 0
+
+
+def _print_summary(folder: Path) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    v = manifest["validity"]
+    print(
+        f"{manifest['task_name']}: {v['attacked']}/{v['n_scored']} attacked, "
+        f"skipped {v['skip_reasons']}, max ratio {v['max_ratio_observed']}, "
+        f"min similarity {v['min_similarity_observed']}, data sha256 "
+        f"{manifest['data']['sha256'][:16]} -> {folder}"
+    )
+
+
+def cmd_merge(args) -> int:
+    """Merge finished shards."""
+    from adversarial.build import default_root, merge
+
+    for lang in _langs(args.langs):
+        _print_summary(merge(args.out or default_root(), args.task, args.attack, lang))
+    return 0
+
+
+def cmd_adaptive(args) -> int:
+    """Run an adaptive attack and print TextAttack's metrics."""
+    from adversarial.adaptive import run_adaptive
+
+    report = run_adaptive(
+        args.model,
+        args.task,
+        args.lang,
+        args.attack,
+        query_budget=args.query_budget,
+        num_examples=args.num_examples,
+        params=_params(args.param),
+        seed=args.seed,
+        data_dir=args.data_dir,
+        split=args.split,
+    )
+    text = json.dumps(report, indent=1, sort_keys=True)
+    print(text)
+    if args.json:
+        from adversarial.build import atomic_write_text
+
+        atomic_write_text(args.json, text + "\n")
+    return 0
+
+
+def cmd_hub(args) -> int:
+    """Push or pull sets."""
+    from adversarial import hub
+    from adversarial.build import default_root
+
+    root = args.out or default_root()
+    for lang in _langs(args.langs):
+        if args.command == "push":
+            print(hub.push(root, args.task, args.attack, lang, args.repo))
+        else:
+            print(hub.pull(root, args.task, args.attack, lang, args.repo))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``xtreme-adv attack``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    try:
+        if args.command == "list":
+            return cmd_list()
+        if args.command == "build":
+            return cmd_build(args)
+        if args.command == "merge":
+            return cmd_merge(args)
+        if args.command == "adaptive":
+            return cmd_adaptive(args)
+        return cmd_hub(args)
+    except XtremeAdvError as err:
+        sys.stderr.write(f"{PROG}: error: {err}\n")
+        return 2

@@ -1,0 +1,115 @@
+"""The manifest of a built set: provenance, validity statistics and every edit made."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from adversarial import lexicon, recipes
+
+ROW_FIELDS = (
+    "adv_status",
+    "adv_reason",
+    "adv_edits",
+    "adv_original",
+    "adv_similarity",
+    "adv_ratio",
+)
+
+
+def task_name(task: str, attack: str, lang: str) -> str:
+    """lm-eval name of an adversarial task (docs/contracts.md section 2)."""
+    return f"xtreme_adv_{task}_{attack}_{lang}"
+
+
+def check_row(row: dict, task: str) -> dict[str, int]:
+    """Validity checks of one row: QA answers at their offsets, tag alignment (counts)."""
+    out = Counter()
+    if "answers" in row and "context" in row:
+        answers = row["answers"]
+        for text, start in zip(answers["text"], answers["answer_start"], strict=True):
+            out["answers"] += 1
+            out["answers_preserved"] += row["context"][start : start + len(text)] == text
+    if "tokens" in row and "tags" in row:
+        out["tagged"] += 1
+        aligned = len(row["tokens"]) == len(row["tags"]) and all(
+            tok and not any(ch.isspace() for ch in tok) for tok in row["tokens"]
+        )
+        out["tagged_aligned"] += aligned
+    return dict(out)
+
+
+def build_manifest(config: dict, rows: list[dict], data_sha256: str) -> dict:
+    """Manifest for ``rows`` built under ``config`` (no timestamps: output is reproducible)."""
+    task, attack, lang = config["task"], config["attack"], config["lang"]
+    family = recipes.get_family(attack)
+    params = config["params"]
+    stop = lexicon.stopwords(lang)
+    scored = [r for r in rows if r["adv_reason"] != "target_side"]
+    attacked = [r for r in scored if r["adv_status"] == "attacked"]
+    checks = Counter()
+    examples, stopword_edits, n_edits = [], 0, 0
+    for row in rows:
+        checks.update(check_row(row, task))
+        edits = json.loads(row["adv_edits"])
+        n_edits += len(edits)
+        if attack not in ("distractor", "entityswap"):
+            stopword_edits += sum(e["original"].lower() in stop for e in edits)
+        examples.append(
+            {
+                "id": row["id"],
+                "status": row["adv_status"],
+                "reason": row["adv_reason"],
+                "edits": edits,
+            }
+        )
+    sims = [r["adv_similarity"] for r in attacked]
+    ratios = [r["adv_ratio"] for r in attacked]
+    data_version = data_sha256[:12]
+    return {
+        "schema": config["schema"],
+        "task_name": task_name(task, attack, lang),
+        "task": task,
+        "lang": lang,
+        "version": data_version,
+        "attack": {
+            "name": attack,
+            "summary": family.summary,
+            "citation": family.citation,
+            "params": params,
+        },
+        "seed": config["seed"],
+        "split": config["split"],
+        "source": config["source"],
+        "limit": config["limit"],
+        "source_model": config["source_model"],
+        "versions": config["versions"],
+        "data": {"file": "data.parquet", "sha256": data_sha256, "n_rows": len(rows)},
+        "validity": {
+            "n_docs": len(rows),
+            "n_scored": len(scored),
+            "attacked": len(attacked),
+            "skipped": len(scored) - len(attacked),
+            "skip_reasons": dict(
+                sorted(
+                    Counter(
+                        r["adv_reason"] for r in scored if r["adv_status"] != "attacked"
+                    ).items()
+                )
+            ),
+            "n_edits": n_edits,
+            "max_ratio_limit": params["max_ratio"],
+            "max_ratio_observed": max(ratios, default=0.0),
+            "mean_ratio": round(sum(ratios) / len(ratios), 6) if ratios else 0.0,
+            "similarity_floor": params["min_similarity"],
+            "similarity_model": params["similarity_model"],
+            "min_similarity_observed": min(sims, default=None),
+            "mean_similarity": round(sum(sims) / len(sims), 6) if sims else None,
+            "stopword_edits": stopword_edits,
+            "qa_answers": checks["answers"],
+            "qa_answers_preserved": checks["answers_preserved"],
+            "tagged_examples": checks["tagged"],
+            "tagged_aligned": checks["tagged_aligned"],
+        },
+        "examples": examples,
+    }

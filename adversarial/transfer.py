@@ -1,0 +1,122 @@
+"""Sets transferred from a source model: TextAttack's ``Attack`` run on each document.
+
+The recipe is the family's (:func:`adversarial.recipes.build_attack`: transformation,
+constraints, ``UntargetedClassification``, ``GreedyWordSwapWIR``) over the dynamic-padding,
+caching wrapper (:class:`adversarial.model_wrapper.DynamicPaddingWrapper`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections import OrderedDict
+
+from adversarial import recipes
+from adversarial.engine import TEXT_FIELDS, example_seed
+from adversarial.textattack_compat import AttackedText, language, textattack
+
+Results = textattack.attack_results
+
+
+def label_index(task: str, model) -> list[int]:
+    """Model output index of each of the task's labels (by name, else the same order)."""
+    from harness_tasks.families import FAMILIES
+
+    labels = FAMILIES[task].labels or ()
+    names = {str(v).lower(): int(k) for k, v in (model.config.id2label or {}).items()}
+    if labels and all(label.lower() in names for label in labels):
+        return [names[label.lower()] for label in labels]
+    return list(range(len(labels)))
+
+
+def char_edits(a: str, b: str) -> list[dict]:
+    """Character-level edits turning ``a`` into ``b`` (difflib opcodes, junk heuristic off)."""
+    out = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            out.append(
+                {
+                    "start": i1,
+                    "end": i2,
+                    "original": a[i1:i2],
+                    "perturbed": b[j1:j2],
+                    "new_start": j1,
+                }
+            )
+    return out
+
+
+def result_row(doc: dict, task: str, result, similarity: float | None) -> dict:
+    """Row of a transferred set from a TextAttack result."""
+    fields = TEXT_FIELDS[task]
+    row = dict(doc)
+    perturbed = result.perturbed_result.attacked_text
+    edits, originals = [], {}
+    for name in fields:
+        new = perturbed._text_input[name]
+        if new != doc[name]:
+            originals[name] = doc[name]
+            row[name] = new
+            edits.extend({"field": name, **e} for e in char_edits(doc[name], new))
+    if isinstance(result, Results.SkippedAttackResult):
+        status, reason = "skipped", "source_model_wrong"
+    elif isinstance(result, Results.SuccessfulAttackResult):
+        status, reason = "attacked", ""
+    else:
+        status, reason = ("attacked", "goal_not_reached") if edits else ("skipped", "no_candidate")
+    n_words = max(1, result.original_result.attacked_text.num_words)
+    modified = perturbed.attack_attrs.get("modified_indices", ())
+    row.update(
+        adv_status=status,
+        adv_reason=reason,
+        adv_edits=json.dumps(
+            sorted(edits, key=lambda e: (e["field"], e["start"])),
+            ensure_ascii=False,
+            sort_keys=True,
+        ),
+        adv_original=json.dumps(originals, ensure_ascii=False, sort_keys=True),
+        adv_similarity=float(similarity) if similarity is not None else 1.0,
+        adv_ratio=round(len(modified) / n_words, 6) if edits else 0.0,
+    )
+    return row
+
+
+class TransferAttack:
+    """Attacks documents against a source classifier; one TextAttack ``Attack`` per build."""
+
+    def __init__(self, request, encoder):
+        from adversarial.model_wrapper import DynamicPaddingWrapper
+
+        self.request = request
+        self.encoder = encoder
+        self.wrapper = DynamicPaddingWrapper.from_pretrained(request.source_model)
+        self.labels = label_index(request.task, self.wrapper.model)
+        self.attack = recipes.build_attack(
+            request.family,
+            request.lang,
+            request.params,
+            self.wrapper,
+            query_budget=None,
+            seed=request.seed,
+        )
+
+    def run(self, docs: list[dict], start: int) -> list[dict]:
+        """Rows for ``docs`` (rows ``start``.. of the split)."""
+        rows = []
+        fields = TEXT_FIELDS[self.request.task]
+        for k, doc in enumerate(docs):
+            r = self.request
+            seed = example_seed(r.seed, r.task, r.attack, r.lang, start + k, doc["id"])
+            self.attack.transformation.reseed(seed)
+            self.attack.clear_cache()  # the result must not depend on earlier documents
+            with language(r.lang):
+                text = AttackedText(OrderedDict((f, doc[f]) for f in fields))
+                result = self.attack.attack(text, self.labels[doc["label"]])
+            sims = None
+            if self.encoder is not None:
+                pairs = [
+                    (doc[f], result.perturbed_result.attacked_text._text_input[f]) for f in fields
+                ]
+                sims = float(min(self.encoder.similarity(pairs)))
+            rows.append(result_row(doc, r.task, result, sims))
+        return rows
