@@ -29,21 +29,40 @@ ATTACKS = ("charnoise", "visual")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xtreme-adv demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("xtreme-adv-demo"),
-                        help="output folder (default: ./xtreme-adv-demo)")
-    parser.add_argument("--langs", default=None,
-                        help="comma-separated Tatoeba languages (default: the sample's nine, "
-                             "or de,ru,zh,ar,hi with XTREME_DATA_DIR)")
-    parser.add_argument("--layers", type=int, default=None,
-                        help="keep only the first N layers of the embedded model (faster)")
+    parser = argparse.ArgumentParser(
+        prog="xtreme-adv demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("xtreme-adv-demo"),
+        help="output folder (default: ./xtreme-adv-demo)",
+    )
+    parser.add_argument(
+        "--langs",
+        default=None,
+        help="comma-separated Tatoeba languages (default: the sample's nine, "
+        "or de,ru,zh,ar,hi with XTREME_DATA_DIR)",
+    )
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=None,
+        help="keep only the first N layers of the embedded model (faster)",
+    )
     parser.add_argument("--seed", type=int, default=13, help="seed for attacks and training")
     parser.add_argument("--skip-train", action="store_true", help="skip the training step")
-    parser.add_argument("--train-examples", type=int, default=2000,
-                        help="English training examples per phase (default 2000)")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="evaluate at most N documents per task (quick runs)")
+    parser.add_argument(
+        "--train-examples",
+        type=int,
+        default=2000,
+        help="English training examples per phase (default 2000)",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="evaluate at most N documents per task (quick runs)"
+    )
     return parser
 
 
@@ -53,14 +72,30 @@ def xtreme_adv(args: list[str], env: dict[str, str]) -> None:
     print(f"\n$ xtreme-adv {' '.join(args)}", flush=True)
     proc = subprocess.run(cmd, env=env)
     if proc.returncode != 0:
-        raise XtremeAdvError(f"step `xtreme-adv {' '.join(args[:3])} ...` failed with exit code "
-                             f"{proc.returncode} (see its output above)")
+        raise XtremeAdvError(
+            f"step `xtreme-adv {' '.join(args[:3])} ...` failed with exit code "
+            f"{proc.returncode} (see its output above)"
+        )
 
 
 def _eval(model_dir: Path, tasks: list[str], out: Path, env: dict, limit: int | None) -> None:
-    args = ["eval", "run", "--model", "xtreme-encoder", "--model_args",
-            f"pretrained={model_dir}", "--tasks", ",".join(tasks), "--device", "cpu",
-            "--batch_size", "32", "--output_path", str(out), "--log_samples"]
+    args = [
+        "eval",
+        "run",
+        "--model",
+        "xtreme-encoder",
+        "--model_args",
+        f"pretrained={model_dir}",
+        "--tasks",
+        ",".join(tasks),
+        "--device",
+        "cpu",
+        "--batch_size",
+        "32",
+        "--output_path",
+        str(out),
+        "--log_samples",
+    ]
     if limit:
         args += ["--limit", str(limit)]
     xtreme_adv(args, env)
@@ -82,8 +117,10 @@ def main(argv: list[str]) -> int:
     else:
         langs = (args.langs or ",".join(SAMPLE_LANGS)).split(",")
         data_dir = str(write_sample_tatoeba(out / "sample_data"))
-        print(f"XTREME_DATA_DIR not set: wrote a parallel sample ({len(SAMPLE_LANGS)} languages)"
-              f" to {data_dir}")
+        print(
+            f"XTREME_DATA_DIR not set: wrote a parallel sample ({len(SAMPLE_LANGS)} languages)"
+            f" to {data_dir}"
+        )
     unknown = [lang for lang in langs if lang not in TATOEBA_ISO3]
     if unknown:
         raise XtremeAdvError(f"--langs: {', '.join(unknown)} not among Tatoeba's languages")

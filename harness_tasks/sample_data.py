@@ -245,8 +245,8 @@ def write_sample_tatoeba(root: Path) -> Path:
     for lang, sentences in TRANSLATIONS.items():
         assert len(sentences) == len(ENGLISH), lang
         iso3 = TATOEBA_ISO3[lang]
-        (folder / f"tatoeba.{iso3}-eng.{iso3}").write_text("\n".join(sentences) + "\n",
-                                                           encoding="utf-8")
-        (folder / f"tatoeba.{iso3}-eng.eng").write_text("\n".join(ENGLISH) + "\n",
-                                                        encoding="utf-8")
+        (folder / f"tatoeba.{iso3}-eng.{iso3}").write_text(
+            "\n".join(sentences) + "\n", encoding="utf-8"
+        )
+        (folder / f"tatoeba.{iso3}-eng.eng").write_text("\n".join(ENGLISH) + "\n", encoding="utf-8")
     return root
