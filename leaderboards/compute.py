@@ -57,8 +57,8 @@ class Board:
 
 
 def _r(x: float | None) -> float | None:
-    # Rounded for stable, readable JSON; 1e-9 is far below any reported precision.
-    return None if x is None else round(float(x), 9)
+    # Ten significant digits: stable, readable JSON that keeps tiny p-values meaningful.
+    return None if x is None else float(f"{float(x):.10g}")
 
 
 def _ci(ci: tuple[float, float] | None) -> list[float] | None:

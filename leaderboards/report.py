@@ -71,8 +71,9 @@ def markdown(board: Board, max_models: int = 50) -> str:
     ]
     summary = sorted(model_summary(board), key=lambda s: (-s["adv"], s["model"]))
     for s in summary[:max_models]:
+        seed = "-" if s["seed"] is None else md_cell(s["seed"])
         lines.append(
-            f"| {md_cell(s['model'])} | {md_cell(s['recipe'])} | {md_cell(s['seed'])} | "
+            f"| {md_cell(s['model'])} | {md_cell(s['recipe'])} | {seed} | "
             f"{pct(s['clean'])} | {pct(s['adv'])} | {pct(s['drop'])} | {pct(s['pdr'])} | "
             f"{s['n_tasks']} | {s['n_attacks']} |"
         )
