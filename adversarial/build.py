@@ -134,6 +134,8 @@ class BuildRequest:
         from harness_tasks.data import load_eval_split
 
         loaded = load_eval_split(self.task, self.lang, split=self.split, data_dir=self.data_dir)
+        # Distractor and entity pools come from the whole split, also under --limit.
+        loaded.full_dataset = loaded.dataset
         if self.limit is not None:
             loaded.dataset = loaded.dataset.select(range(min(self.limit, len(loaded.dataset))))
         return loaded
@@ -242,7 +244,7 @@ class _ChunkRunner:
         docs = None
         gazetteer = None
         if request.attack == "distractor":
-            docs = loaded.dataset.to_list()
+            docs = loaded.full_dataset.to_list()
         if request.attack == "entityswap":
             gazetteer = _gazetteer(request, loaded, build_gazetteer)
         self.perturber = Perturber(
@@ -284,7 +286,7 @@ def _gazetteer(request: BuildRequest, loaded, build_gazetteer) -> dict:
     from harness_tasks.data import load_eval_split
 
     if request.task in ("panx", "udpos"):
-        return build_gazetteer(loaded.dataset.to_list(), request.task)
+        return build_gazetteer(loaded.full_dataset.to_list(), request.task)
     source = str(request.params["gazetteer_task"])
     try:
         tagged = load_eval_split(source, request.lang, data_dir=request.data_dir)

@@ -266,7 +266,7 @@ class Perturber:
         if not ok:
             plan.reason = "no_candidate"
             return
-        clause = ok[0]
+        clause = rng.choice(ok)
         # NLI: appended to the premise only (entailment/contradiction are monotone in the
         # premise); paraphrase: the same clause after both sentences.
         targets = ("premise",) if self.task == "xnli" else fields
@@ -382,7 +382,8 @@ class Perturber:
         doc["adv_reason"] = reason
         doc["adv_edits"] = json.dumps(edits_out, ensure_ascii=False, sort_keys=True)
         doc["adv_original"] = json.dumps(originals, ensure_ascii=False, sort_keys=True)
-        doc["adv_similarity"] = float(similarity) if similarity is not None else 1.0
+        # None: not measured (no similarity model, or nothing changed).
+        doc["adv_similarity"] = float(similarity) if similarity is not None else None
         doc["adv_ratio"] = float(round(max(ratios), 6)) if ratios else 0.0
         return doc
 

@@ -63,7 +63,7 @@ def build_manifest(config: dict, rows: list[dict], data_sha256: str) -> dict:
                 "edits": edits,
             }
         )
-    sims = [r["adv_similarity"] for r in attacked]
+    sims = [r["adv_similarity"] for r in attacked if r["adv_similarity"] is not None]
     ratios = [r["adv_ratio"] for r in attacked]
     data_version = data_sha256[:12]
     return {

@@ -75,7 +75,7 @@ def result_row(doc: dict, task: str, result, similarity: float | None) -> dict:
             sort_keys=True,
         ),
         adv_original=json.dumps(originals, ensure_ascii=False, sort_keys=True),
-        adv_similarity=float(similarity) if similarity is not None else 1.0,
+        adv_similarity=float(similarity) if similarity is not None else None,
         adv_ratio=round(len(modified) / n_words, 6) if edits else 0.0,
     )
     return row
