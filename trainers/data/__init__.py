@@ -1,0 +1,180 @@
+"""Training data for a task: from local folders when they hold the task's files, else the Hub.
+
+Local folders: an XTREME download folder (``--data-dir`` / ``XTREME_DATA_DIR``, laid out as
+google-research/xtreme's ``download_data.sh`` leaves it), an intermediate-task folder
+(``--intermediate-dir``: ``anli/``, ``cosmosqa/``, ``siqa/`` ... as ../shared/data/intermediate),
+and a CCGbank folder (``--ccgbank``). Where the real training file is missing, a listed stand-in
+(e.g. XNLI English dev for MultiNLI) is used and the provenance source says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset
+
+from trainers.data import readers
+from trainers.data.ccgbank import read_ccgbank
+from trainers.data.hub import load_from_hub
+from trainers.errors import TrainUserError
+from trainers.hashing import sha256_files
+from trainers.tasks import TaskSpec
+
+
+@dataclass(frozen=True)
+class DataLocations:
+    """Where local training files live (any may be None)."""
+
+    xtreme_dir: Path | None = None
+    intermediate_dir: Path | None = None
+    ccgbank: Path | None = None
+
+
+@dataclass
+class TaskData:
+    """A task's training set in its head's schema, with where it came from."""
+
+    task: TaskSpec
+    dataset: Dataset
+    labels: tuple[str, ...]
+    source: str
+    sha256: str
+
+    def card(self) -> dict:
+        """The provenance entry of this data set (docs/contracts.md s.5)."""
+        return {
+            "name": self.task.name,
+            "source": self.source,
+            "sha256": self.sha256,
+            "n_examples": len(self.dataset),
+        }
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One candidate local file set for a task: folder kind, glob patterns, reader, note."""
+
+    base: str  # "xtreme" or "intermediate"
+    patterns: tuple[str, ...]
+    read: Callable[[list[Path], TaskSpec], Dataset]
+    note: str = ""  # e.g. "stand-in for MultiNLI train"
+
+
+def _pair(paths: list[Path], task: TaskSpec) -> Dataset:
+    return readers.read_pair_tsv(paths[0], task.labels)
+
+
+def _squad(paths: list[Path], task: TaskSpec) -> Dataset:
+    return readers.read_squad_json(paths[0])
+
+
+def _cosmosqa(paths: list[Path], task: TaskSpec) -> Dataset:
+    return readers.read_cosmosqa(paths[0])
+
+
+def _conll(paths: list[Path], task: TaskSpec) -> Dataset:
+    return readers.read_conll_tsv(paths[0], task.labels)
+
+
+_SQUAD_FILES = (
+    LocalFile("xtreme", ("squad/train-v1.1.json",), _squad),
+    LocalFile("xtreme", ("xquad/xquad.en.json",), _squad, "XQuAD English as a stand-in for SQuAD"),
+    LocalFile("xtreme", ("mlqa/MLQA_V1/dev/dev-context-en-question-en.json",), _squad,
+              "MLQA English dev as a stand-in for SQuAD"),
+    LocalFile("xtreme", ("tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json",), _squad,
+              "TyDiQA-GoldP English as a stand-in for SQuAD"),
+)  # fmt: skip
+_MNLI_FILES = (
+    LocalFile("xtreme", ("xnli/train-en.tsv",), _pair),
+    LocalFile("xtreme", ("xnli/dev-en.tsv",), _pair, "XNLI English dev as a stand-in for MNLI"),
+)
+_SIQA_FILES = (
+    LocalFile("intermediate", ("siqa/socialIQa_v1.4_trn.jsonl",),
+              lambda p, t: readers.read_siqa(p[0])),
+    LocalFile("intermediate", ("siqa/socialIQa_v1.4_dev.jsonl",),
+              lambda p, t: readers.read_siqa(p[0]), "SocialIQA dev (no train file found)"),
+)  # fmt: skip
+
+LOCAL_FILES: dict[str, tuple[LocalFile, ...]] = {
+    "xnli": _MNLI_FILES,
+    "mnli": _MNLI_FILES,
+    "pawsx": (
+        LocalFile("xtreme", ("pawsx/train-en.tsv",), _pair),
+        LocalFile("xtreme", ("pawsx/dev-en.tsv",), _pair, "PAWS-X English dev (no train file)"),
+    ),
+    "qqp": (
+        LocalFile("xtreme", ("pawsx/dev-en.tsv",), _pair, "PAWS-X English dev as a QQP stand-in"),
+    ),
+    "udpos": (LocalFile("xtreme", ("udpos/train-en.tsv",), _conll),),
+    "panx": (LocalFile("xtreme", ("panx/train-en.tsv",), _conll),),
+    "xquad": _SQUAD_FILES,
+    "mlqa": _SQUAD_FILES,
+    "squad": _SQUAD_FILES,
+    "squad_v2": (LocalFile("intermediate", ("squad_v2/train-v2.0.json",), _squad),),
+    "tydiqa": (
+        LocalFile("xtreme", ("tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json",), _squad),
+    ),
+    "anli": (
+        LocalFile("intermediate", ("anli/R*/train.jsonl",),
+                  lambda p, t: readers.read_anli(p, t.labels)),
+        LocalFile("intermediate", ("anli/*.csv",), lambda p, t: readers.read_anli(p, t.labels),
+                  "ANLI analysis release (dev rounds)"),
+    ),
+    "cosmosqa": (
+        LocalFile("intermediate", ("cosmosqa/train.csv",), _cosmosqa),
+        LocalFile("intermediate", ("cosmosqa/valid.csv",), _cosmosqa,
+                  "CosmosQA dev (no train file found)"),
+    ),
+    "socialiqa": _SIQA_FILES,
+    "xcopa": _SIQA_FILES,
+}  # fmt: skip
+
+
+def _find_local(task: TaskSpec, where: DataLocations) -> tuple[LocalFile, list[Path]] | None:
+    roots = {"xtreme": where.xtreme_dir, "intermediate": where.intermediate_dir}
+    for candidate in LOCAL_FILES.get(task.name, ()):
+        root = roots[candidate.base]
+        if root is None:
+            continue
+        paths = sorted(p for pattern in candidate.patterns for p in Path(root).glob(pattern))
+        if paths:
+            return candidate, paths
+    return None
+
+
+def _hub_sha256(ds: Dataset) -> str:
+    files = [f["filename"] for f in ds.cache_files if Path(f["filename"]).is_file()]
+    return sha256_files(sorted(set(files))) if files else f"fingerprint:{ds._fingerprint}"
+
+
+def load_task_data(
+    task: TaskSpec, where: DataLocations, max_examples: int | None = None, seed: int = 42
+) -> TaskData:
+    """Load ``task``'s English training set (local files first, then the Hub).
+
+    ``max_examples`` keeps a seeded random sample of that size (for small runs).
+    """
+    labels = task.labels
+    if task.name == "ccg":
+        if where.ccgbank is None:
+            raise TrainUserError(
+                "task ccg needs a local CCGbank (it is licensed, LDC2005T13): pass --ccgbank DIR"
+            )
+        ds, labels, files = read_ccgbank(where.ccgbank)
+        source, digest = f"ccgbank:{where.ccgbank}", sha256_files(files)
+    elif (found := _find_local(task, where)) is not None:
+        candidate, paths = found
+        ds = candidate.read(paths, task)
+        note = f" ({candidate.note})" if candidate.note else ""
+        source = ", ".join(str(p) for p in paths) + note
+        digest = sha256_files(paths)
+    else:
+        ds, source = load_from_hub(task.name)
+        digest = _hub_sha256(ds)
+    if len(ds) == 0:
+        raise TrainUserError(f"task {task.name}: no training examples in {source}")
+    if max_examples is not None and max_examples < len(ds):
+        ds = ds.shuffle(seed=seed).select(range(max_examples))
+    return TaskData(task=task, dataset=ds, labels=labels, source=source, sha256=digest)

@@ -1,0 +1,120 @@
+"""Base models: resolve ``--model`` to a folder, hash its weights, check heads, freeze layers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+from transformers import AutoConfig, PretrainedConfig
+
+from trainers.errors import TrainUserError
+from trainers.hashing import sha256_files
+from trainers.heads import HEADS
+
+_WEIGHT_GLOBS = ("*.safetensors", "*.bin")
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """A resolved base model: the name the user gave, its local folder and weights hash."""
+
+    name: str
+    path: Path
+    sha256: str
+    config: PretrainedConfig
+    short_name: str  # for default model ids: "e5s" (embedded) or the id's last component
+
+
+def embedded_model_path() -> str:
+    """The folder of the project's embedded offline model, from ``xtreme-adv model path``."""
+    exe = shutil.which("xtreme-adv") or str(Path(sys.executable).with_name("xtreme-adv"))
+    try:
+        done = subprocess.run(
+            [exe, "model", "path"], capture_output=True, text=True, timeout=600, check=False
+        )
+    except OSError as err:
+        raise TrainUserError(
+            f"no --model given and `xtreme-adv model path` failed: {err}"
+        ) from None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines or not Path(lines[-1]).is_dir():
+        why = (done.stderr.strip().splitlines() or ["no folder printed"])[-1]
+        raise TrainUserError(
+            f"no --model given and `xtreme-adv model path` gave no model folder ({why}); "
+            "pass --model HUB_ID_OR_FOLDER"
+        )
+    return lines[-1].strip()
+
+
+def _download(name: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.txt", "*.model", "sentencepiece*", "tokenizer*"]
+    try:
+        path = Path(snapshot_download(name, allow_patterns=[*patterns, "*.safetensors"]))
+        if not any(path.glob("*.safetensors")):  # older repos only ship PyTorch pickles
+            path = Path(snapshot_download(name, allow_patterns=[*patterns, "*.bin"]))
+    except Exception as err:  # noqa: BLE001 - any Hub failure is reported as one line
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise TrainUserError(
+            f"--model {name}: not a local folder, and the Hub download failed ({first[:160]})"
+        ) from None
+    return path
+
+
+def resolve_base_model(name: str | None) -> BaseModel:
+    """``--model`` (Hub id, folder, or None for the embedded model) as a local, hashed model."""
+    embedded = name is None
+    name = name or embedded_model_path()
+    path = Path(name) if Path(name).is_dir() else _download(name)
+    weights = [
+        p for pattern in _WEIGHT_GLOBS for p in path.glob(pattern) if not p.name.startswith(".")
+    ]
+    weights = [p for p in weights if p.suffix == ".safetensors"] or weights
+    if not weights:
+        raise TrainUserError(f"--model {name}: no weights (*.safetensors or *.bin) in {path}")
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise TrainUserError(f"--model {name}: {path}/config.json: {first[:200]}") from None
+    short = "e5s" if embedded else name.rstrip("/").split("/")[-1].lower()
+    return BaseModel(name, path, sha256_files(weights), config, short)
+
+
+def check_head(base: BaseModel, head: str, why: str) -> None:
+    """Raise when the base model's architecture has no transformers class for ``head``."""
+    mapping = HEADS[head].mapping
+    if base.config.model_type not in mapping:
+        raise TrainUserError(
+            f"--model {base.name}: model_type {base.config.model_type!r} (config.json) has no "
+            f"{HEADS[head].auto_class.__name__} head in transformers, needed for {why}"
+        )
+
+
+def freeze_embeddings(model: nn.Module) -> int:
+    """Freeze the embedding layer (word, position, type, layer norm); returns parameters frozen.
+
+    The word embeddings are a large share of a multilingual encoder (XLM-R Base: 192M of 278M);
+    freezing them saves optimizer memory and time on small machines.
+    """
+    base = getattr(model, "base_model", model)
+    module = getattr(base, "embeddings", None) or model.get_input_embeddings()
+    frozen = 0
+    for param in module.parameters():
+        if param.requires_grad:
+            param.requires_grad_(False)
+            frozen += param.numel()
+    return frozen
+
+
+def cpu_only() -> bool:
+    """True when training must run on CPU (no CUDA device visible)."""
+    import torch
+
+    return not torch.cuda.is_available() or os.environ.get("CUDA_VISIBLE_DEVICES") == ""

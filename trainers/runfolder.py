@@ -1,0 +1,105 @@
+"""The output folder of a run: claim it, resume in it, never overwrite a finished checkpoint.
+
+Layout of ``--out DIR``::
+
+    trainers_run.json          what this run is (compared on resume; a mismatch is an error)
+    _work/<phase>/checkpoint-N Trainer checkpoints (resume points); phase.json once done
+    config.json, model.safetensors, tokenizer files, README.md
+    provenance.json            written last: its presence means "finished"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from trainers.errors import TrainUserError
+
+RUN_FILE = "trainers_run.json"
+CARD_FILE = "provenance.json"
+WORK = "_work"
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write JSON to a temporary file beside ``path`` and move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=False)
+        handle.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; checkpoints are meant to be shared
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file beside ``path`` and move it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _first_difference(old: object, new: object, where: str = "") -> str | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            diff = _first_difference(old.get(key), new.get(key), f"{where}.{key}" if where else key)
+            if diff:
+                return diff
+        return None
+    if old != new:
+        return f"{where} is {json.dumps(old)} there but {json.dumps(new)} in this command"
+    return None
+
+
+class RunFolder:
+    """One run's ``--out`` folder."""
+
+    def __init__(self, out: Path):
+        """``out``: the folder the final checkpoint goes to."""
+        self.out = Path(out)
+
+    def work(self, phase: str) -> Path:
+        """Scratch folder of one phase (Trainer output_dir)."""
+        return self.out / WORK / phase
+
+    @property
+    def finished(self) -> bool:
+        """True once the final checkpoint and its card are in place."""
+        return (self.out / CARD_FILE).is_file()
+
+    def check(self, record: dict) -> bool:
+        """Raise if this command may not write here; True when it resumes an earlier run."""
+        if self.out.exists() and not self.out.is_dir():
+            raise TrainUserError(f"--out {self.out}: exists and is not a folder")
+        if self.finished:
+            raise TrainUserError(
+                f"--out {self.out}: already holds a finished checkpoint ({CARD_FILE}); "
+                "it is never overwritten: choose another --out"
+            )
+        run_file = self.out / RUN_FILE
+        if run_file.is_file():
+            try:
+                old = json.loads(run_file.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as err:
+                raise TrainUserError(f"{run_file}: unreadable run file ({err})") from None
+            diff = _first_difference(old, json.loads(json.dumps(record)))
+            if diff:
+                raise TrainUserError(
+                    f"--out {self.out}: incompatible resume folder: {RUN_FILE} field {diff}; "
+                    "use another --out or the same settings"
+                )
+            return True
+        if self.out.is_dir() and any(self.out.iterdir()):
+            raise TrainUserError(
+                f"--out {self.out}: folder is not empty and holds no {RUN_FILE}: "
+                "not a trainers run to resume; choose an empty or new folder"
+            )
+        return False
+
+    def claim(self, record: dict) -> None:
+        """Record what this run is (first start only)."""
+        if not (self.out / RUN_FILE).is_file():
+            write_json_atomic(self.out / RUN_FILE, record)
