@@ -102,6 +102,24 @@ def _from_hub(family, lang: str, splits: list[str], explicit: bool):
     )
 
 
+def interleave_pairs(rows: list[dict]) -> list[dict]:
+    """Order a retrieval set so that any prefix holds whole pairs (lm-eval's ``--limit``).
+
+    Each gold pair is source then target; sentences without a pair follow, alternating.
+    """
+    targets = {r["id"]: r for r in rows if r["side"] == "target"}
+    ordered, placed = [], set()
+    for row in rows:
+        if row["side"] == "source" and row["gold"] in targets and row["gold"] not in placed:
+            ordered += [row, targets[row["gold"]]]
+            placed.update((row["id"], row["gold"]))
+    rest_src = [r for r in rows if r["side"] == "source" and r["id"] not in placed]
+    rest_tgt = [r for r in rows if r["side"] == "target" and r["id"] not in placed]
+    for i in range(max(len(rest_src), len(rest_tgt))):
+        ordered += rest_src[i : i + 1] + rest_tgt[i : i + 1]
+    return ordered
+
+
 def load_eval_split(
     task: str,
     lang: str,
@@ -125,6 +143,8 @@ def load_eval_split(
         rows, used, source, sha = _from_folder(family, lang, splits, Path(root), bool(chosen))
     else:
         rows, used, source, sha = _from_hub(family, lang, splits, bool(chosen))
+    if family.kind == "retrieval":
+        rows = interleave_pairs(rows)
     for row in rows:
         row["split"] = used
         row["lang"] = lang

@@ -131,7 +131,13 @@ def test_hub_loader_converts_hub_columns(monkeypatch):
     rows = load_eval_split("panx", "de").dataset
     assert rows[0]["tags"] == ["B-PER", "O"] and calls[-1] == ("google/xtreme", "PAN-X.de", "test")
     bucc = load_eval_split("bucc", "de").dataset
-    assert [r["gold"] for r in bucc if r["side"] == "source"] == ["", "en-1"]
+    # gold pairs first, so that a --limit prefix keeps whole pairs
+    assert [(r["id"], r["gold"]) for r in bucc] == [
+        ("de-2", "en-1"),
+        ("en-1", ""),
+        ("de-1", ""),
+        ("en-2", ""),
+    ]
     with pytest.raises(XtremeAdvError, match="facebook/xnli.*XTREME_DATA_DIR"):
         load_eval_split("xnli", "de")
     assert json.dumps(hub.SOURCES["tydiqa"].splits)  # TyDiQA has no test split on the Hub
