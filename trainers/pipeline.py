@@ -30,6 +30,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from trainers.config import RunConfig
 from trainers.data import TaskData, load_task_data
+from trainers.data.ccgbank import auto_files
 from trainers.errors import TrainUserError
 from trainers.hashing import sha256_file
 from trainers.heads import HEADS
@@ -44,7 +45,12 @@ from trainers.multitask import (
 from trainers.presets import PhaseSettings
 from trainers.provenance import build_card, render_model_card
 from trainers.runfolder import CARD_FILE, WORK, RunFolder, write_json_atomic, write_text_atomic
-from trainers.tasks import ENCODER, TaskSpec, intermediate_tasks, target_task
+from trainers.tasks import (
+    ENCODER,
+    TaskSpec,
+    intermediate_tasks,
+    target_task,
+)
 
 log = logging.getLogger("trainers")
 PHASE_FILE = "phase.json"
@@ -54,8 +60,6 @@ def training_arguments(
     config: RunConfig, settings: PhaseSettings, output_dir: Path, multitask: bool = False
 ) -> TrainingArguments:
     """TrainingArguments of one phase: the phase settings, the run's seed, flags and extras."""
-    if config.fp16 and cpu_only():
-        raise TrainUserError("--fp16 needs a CUDA GPU; on CPU use --bf16 or neither")
     kwargs = {
         "output_dir": str(output_dir),
         "learning_rate": settings.learning_rate,
@@ -283,6 +287,12 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
     folder = RunFolder(config.out)
     if folder.finished:  # before anything slow, and before touching the folder
         folder.check({})
+    if config.fp16 and cpu_only():
+        raise TrainUserError("--fp16 needs a CUDA GPU; on CPU use --bf16 or neither")
+    if "ccg" in config.intermediate_tasks:  # fail before the run folder is claimed
+        if config.data.ccgbank is None:
+            raise TrainUserError("task ccg needs a local CCGbank (LDC2005T13): pass --ccgbank DIR")
+        auto_files(config.data.ccgbank)
     base = resolve_base_model(config.model)
     if inter:
         check_head(base, ENCODER, "intermediate training")

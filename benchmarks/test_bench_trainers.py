@@ -1,0 +1,119 @@
+"""``xtreme-adv train direct`` vs a plain transformers Trainer script: same model, data and batch.
+
+Both fine-tune the embedded e5-small (first 2 layers, embeddings frozen) for one epoch on the same
+512 XNLI English examples (max length 128, batch 16, same seed) and save the final model; the
+trainers side also hashes, writes its run folder and provenance card. Goal: trainers reaches at
+least 0.95 of the plain script's examples per second (compare the two means in the table).
+
+Run: ``pytest benchmarks/test_bench_trainers.py --benchmark-only``
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+XTREME = (REPO / "../shared/data/xtreme").resolve()
+N_EXAMPLES, BATCH, MAX_LENGTH, SEED = 512, 16, 128, 42
+LABELS = ["entailment", "neutral", "contradiction"]
+_runs = itertools.count()
+
+pytestmark = pytest.mark.skipif(not XTREME.is_dir(), reason="../shared/data is absent")
+
+
+@pytest.fixture(scope="module")
+def model_dir() -> Path:
+    """The embedded e5-small cut to 2 layers, via the project's own command."""
+    exe = Path(sys.executable).with_name("xtreme-adv")
+    done = subprocess.run(
+        [str(exe), "model", "path", "--layers", "2"], capture_output=True, text=True, check=True
+    )
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def torch_threads() -> None:
+    import torch
+
+    torch.set_num_threads(2)
+
+
+def plain_trainer(model_dir: Path, out: Path) -> None:
+    """What a user writes with transformers alone (cf. examples/pytorch/text-classification)."""
+    import datasets
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
+
+    ds = datasets.load_dataset(
+        "csv",
+        data_files=str(XTREME / "xnli" / "dev-en.tsv"),
+        split="train",
+        delimiter="\t",
+        column_names=["premise", "hypothesis", "label_text"],
+        quoting=csv.QUOTE_NONE,
+        keep_default_na=False,
+    )
+    ds = ds.map(lambda ex: {"label": LABELS.index(ex["label_text"])})
+    ds = ds.shuffle(seed=SEED).select(range(N_EXAMPLES))
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    ds = ds.map(
+        lambda b: tokenizer(b["premise"], b["hypothesis"], truncation=True, max_length=MAX_LENGTH),
+        batched=True,
+        remove_columns=["premise", "hypothesis", "label_text"],
+    )
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, num_labels=3, id2label=dict(enumerate(LABELS))
+    )
+    for param in model.base_model.embeddings.parameters():
+        param.requires_grad_(False)
+    args = TrainingArguments(
+        output_dir=str(out), per_device_train_batch_size=BATCH, num_train_epochs=1,
+        learning_rate=5e-5, warmup_ratio=0.1, seed=SEED, save_strategy="no", report_to=[],
+        disable_tqdm=True, use_cpu=True, logging_steps=50,
+    )  # fmt: skip
+    trainer = Trainer(
+        model=model, args=args, train_dataset=ds, data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
+    )  # fmt: skip
+    trainer.train()
+    trainer.save_model(str(out))
+
+
+def trainers_direct(model_dir: Path, out: Path) -> None:
+    """The same run through ``xtreme-adv train direct``."""
+    from trainers.cli import main
+
+    code = main(
+        ["direct", "--model", str(model_dir), "--target", "xnli", "--out", str(out),
+         "--data-dir", str(XTREME), "--max-train-examples", str(N_EXAMPLES), "--epochs", "1",
+         "--lr", "5e-5", "--batch-size", str(BATCH), "--grad-accum", "1",
+         "--max-length", str(MAX_LENGTH), "--freeze-embeddings", "--save-steps", "1000",
+         "--logging-steps", "50"]
+    )  # fmt: skip
+    assert code == 0
+
+
+@pytest.mark.benchmark(group="train-xnli-512")
+@pytest.mark.parametrize("side", ["plain_trainer", "trainers_direct"])
+def test_bench_training_throughput(
+    benchmark, side: str, model_dir: Path, tmp_path: Path, torch_threads: None
+) -> None:
+    run = {"plain_trainer": plain_trainer, "trainers_direct": trainers_direct}[side]
+    run(model_dir, tmp_path / "warmup")  # fills the datasets cache for both sides alike
+
+    def fresh() -> tuple[tuple, dict]:
+        return (model_dir, tmp_path / f"run{next(_runs)}"), {}
+
+    benchmark.pedantic(run, setup=fresh, rounds=3, iterations=1)
+    benchmark.extra_info["examples_per_second"] = N_EXAMPLES / benchmark.stats["mean"]
