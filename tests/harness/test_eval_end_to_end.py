@@ -118,3 +118,74 @@ def test_results_json_is_valid_lm_eval_output(tmp_path, tiny_checkpoints, xtreme
     assert results["versions"]["xtreme_xnli_de"] == 1.0
     assert results["n-samples"]["xtreme_xnli_de"]["effective"] == LIMIT
     assert results["configs"]["xtreme_xnli_de"]["metadata"]["split"] == "dev"
+
+
+XCOPA_IT = [
+    {
+        "premise": "L'uomo aprì il rubinetto.",
+        "choice1": "Il water si riempì d'acqua.",
+        "choice2": "L'acqua uscì dal beccuccio.",
+        "question": "effect",
+        "label": 1,
+        "idx": 1,
+    },
+    {
+        "premise": "La ragazza trovò un insetto nei cereali.",
+        "choice1": "Versò il latte.",
+        "choice2": "Perse l'appetito.",
+        "question": "effect",
+        "label": 1,
+        "idx": 2,
+    },
+    {
+        "premise": "La donna si ritirò.",
+        "choice1": "Ricevette la pensione.",
+        "choice2": "Pagò il mutuo.",
+        "question": "effect",
+        "label": 0,
+        "idx": 3,
+    },
+    {
+        "premise": "Il mio corpo proiettava un'ombra sull'erba.",
+        "choice1": "Il sole sorgeva.",
+        "choice2": "L'erba era tagliata.",
+        "question": "cause",
+        "label": 0,
+        "idx": 4,
+    },
+]
+
+
+def test_xcopa_multiple_choice_head(tmp_path, tiny_checkpoints):
+    """XCOPA (no XCOPA data ships here: four records in XCOPA's own format and language)."""
+    folder = tmp_path / "data" / "xcopa" / "it"
+    folder.mkdir(parents=True)
+    (folder / "test.it.jsonl").write_text("\n".join(json.dumps(r) for r in XCOPA_IT) + "\n")
+    out = tmp_path / "out"
+    proc = run_cli(
+        [
+            "eval",
+            "run",
+            "--model",
+            "xtreme-encoder",
+            "--model_args",
+            f"pretrained={tiny_checkpoints['xcopa']}",
+            "--tasks",
+            "xtreme_xcopa_it",
+            "--device",
+            "cpu",
+            "--output_path",
+            str(out),
+            "--log_samples",
+        ],
+        env={"XTREME_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results, samples = read_run(out)
+    docs = list(load_eval_split("xcopa", "it", data_dir=tmp_path / "data").dataset)
+    logits = load_encoder(tiny_checkpoints["xcopa"]).choose(docs)
+    expected = float(np.mean(logits.argmax(1) == np.array([d["label"] for d in docs])))
+    assert results["results"]["xtreme_xcopa_it"]["acc,none"] == pytest.approx(expected)
+    assert results["xtreme_adv"]["tasks"]["xtreme_xcopa_it"]["split"] == "test"
+    # lm-eval's Italian connector ("quindi" for effect) is in the prompt for the LM route
+    assert "quindi" in str(samples["xtreme_xcopa_it"][0]["arguments"])
