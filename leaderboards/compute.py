@@ -289,6 +289,7 @@ def compare(
     paired: dict[tuple[str, str], Paired],
     n_boot: int,
     seed: int,
+    tasks_of: dict[str, set[str]],
 ) -> tuple[list[dict], list[dict]]:
     """Difference of drops (intermediate - direct) per task x language x attack, and averages.
 
@@ -306,10 +307,7 @@ def compare(
         f"{first.get('target_task')}: {label} vs direct"
     )
     tasks = set.intersection(
-        *(
-            {k[1] for k in rows if k[0] == run.model_id}
-            for run in [*inter.values(), *direct.values()]
-        )
+        *(tasks_of[run.model_id] for run in [*inter.values(), *direct.values()])
     )
     out: list[dict] = []
     replicates: dict[str, np.ndarray] = {}
@@ -479,8 +477,11 @@ def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
         )
     comparisons: list[dict] = []
     comparison_averages: list[dict] = []
+    tasks_of: dict[str, set[str]] = defaultdict(set)
+    for model_id, task_name in by_key:
+        tasks_of[model_id].add(task_name)
     for inter, direct in recipe_groups(runs):
-        items, avgs = compare(inter, direct, by_key, paired, n_boot, seed)
+        items, avgs = compare(inter, direct, by_key, paired, n_boot, seed, tasks_of)
         comparisons.extend(items)
         comparison_averages.extend(avgs)
     settings = {"bootstrap": n_boot, "seed": seed, "confidence": stats.CONFIDENCE, "alpha": ALPHA}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class TaskName:
         return PRIMARY_METRIC[self.task]
 
 
+@functools.lru_cache(maxsize=65536)  # the same names recur in every results file
 def parse_task(name: str) -> TaskName | None:
     """Parse ``xtreme_<task>_<lang>`` or ``xtreme_adv_<task>_<attack>_<lang>``; None otherwise."""
     m = _ADV_RE.match(name)

@@ -112,6 +112,9 @@ def _flat(record: dict, fields: list[str]) -> list[str]:
     out = []
     for f in fields:
         v = record.get(f)
+        if isinstance(v, float | int):  # most cells: no list joining, no formula guard
+            out.append(str(v))
+            continue
         if f == "p_exact":
             v = (record.get("mcnemar") or {}).get("p_exact")
         if isinstance(v, list):

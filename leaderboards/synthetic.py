@@ -97,25 +97,38 @@ def task_names(task: str, langs: list[str], attacks: list[str]) -> list[str]:
     return names
 
 
-def plan_subtasks(n_subtasks: int) -> list[tuple[str, list[str], list[str]]]:
+# XTREME's languages for the families the generator fills first (copied, not imported: this
+# package reads the other packages only through files).
+PLAN_LANGS = {
+    "xnli": "ar bg de el en es fr hi ru sw th tr ur vi zh".split(),
+    "pawsx": "de en es fr ja ko zh".split(),
+    "xcopa": "et ht id it qu sw ta th tr vi zh".split(),
+    "mlqa": "ar de en es hi vi zh".split(),
+    "xquad": "ar de el en es hi ro ru th tr vi zh".split(),
+}
+
+
+def plan_subtasks(
+    n_subtasks: int, attacks: tuple[str, ...] = ("charnoise", "visual", "mlmswap", "codeswitch")
+) -> list[tuple[str, list[str], list[str]]]:
     """A (task, langs, attacks) plan with exactly ``n_subtasks`` lm-eval tasks.
 
-    Uses 10 languages x (clean + 4 attacks) = 50 subtasks per family, then a remainder family.
+    Each language costs 1 clean + len(attacks) adversarial tasks; families are filled in the
+    order of PLAN_LANGS with their real XTREME languages (100 = XNLI's 15 + PAWS-X's first 5).
     """
-    families = ["xnli", "pawsx", "xcopa", "tatoeba", "udpos", "mlqa", "xquad", "tydiqa"]
-    langs = ["ar", "de", "es", "fr", "hi", "ru", "sw", "th", "tr", "zh"]
-    attacks = ["charnoise", "visual", "mlmswap", "codeswitch"]
+    per_lang = 1 + len(attacks)
+    if n_subtasks % per_lang:
+        raise ValueError(f"{n_subtasks} subtasks is not a multiple of {per_lang}")
+    left = n_subtasks // per_lang
     plan = []
-    left = n_subtasks
-    for task in families:
-        if left <= 0:
+    for task, langs in PLAN_LANGS.items():
+        if left == 0:
             break
-        per_lang = 1 + len(attacks)
-        n_langs = min(len(langs), max(1, left // per_lang))
-        plan.append((task, langs[:n_langs], attacks))
-        left -= n_langs * per_lang
-    if left != 0:
-        raise ValueError(f"cannot plan exactly {n_subtasks} subtasks (multiple of 5 needed)")
+        take = langs[: min(left, len(langs))]
+        plan.append((task, take, list(attacks)))
+        left -= len(take)
+    if left:
+        raise ValueError(f"{n_subtasks} subtasks is more than the planned languages allow")
     return plan
 
 
