@@ -53,9 +53,7 @@ def folders(tmp_path_factory) -> list[Path]:
 def sampled(tmp_path_factory) -> list[Path]:
     root = tmp_path_factory.mktemp("bench-samples")
     plan = plan_subtasks(N_SUBTASKS)
-    return [
-        write_results_folder(root, _model(i), plan, n_docs=200).parent for i in range(20)
-    ]
+    return [write_results_folder(root, _model(i), plan, n_docs=200).parent for i in range(20)]
 
 
 @pytest.mark.parametrize("n", [250, 500, 1000])
