@@ -24,6 +24,8 @@ def loads(text: str | bytes, origin: str) -> Any:
     """
     try:
         return json.loads(text)
+    except RecursionError:  # hostile nesting ([[[[...) would otherwise escape as a traceback
+        raise LeaderboardError(f"{origin}: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise LeaderboardError(f"{origin}: not valid JSON ({err})") from None
 
@@ -60,6 +62,8 @@ def iter_jsonl(data: bytes, origin: str) -> Iterator[dict]:
             continue
         try:
             obj = _DECODER.decode(line)
+        except RecursionError:
+            raise LeaderboardError(f"{origin} line {number}: JSON nested too deeply") from None
         except ValueError as err:
             raise LeaderboardError(f"{origin} line {number}: not valid JSON ({err})") from None
         if not isinstance(obj, dict):

@@ -189,6 +189,9 @@ def bar_chart(averages: list[dict]) -> str:
         f"{esc(pct(extent))}</text>",
         f'<text x="{left - 6}" y="{top + height}" font-size="11" text-anchor="end">'
         f"{esc(pct(-extent))}</text>",
+        f'<text x="{left - 6}" y="{mid + 4}" font-size="11" text-anchor="end">0</text>',
+        f'<text x="14" y="{mid}" font-size="11" text-anchor="middle" '
+        f'transform="rotate(-90 14 {mid})">drop difference x100</text>',
     ]
     for k, (label, value, ci) in enumerate(bars):
         x = left + k * (bw + gap) + gap / 2

@@ -55,7 +55,14 @@ def _nan_sample(folder):
     return path
 
 
+def _deep_nesting(folder):
+    path = next(folder.glob("samples_xtreme_xnli_fr_*.jsonl"))
+    path.write_text("[" * 200_000 + "]" * 200_000 + "\n")
+    return path
+
+
 CASES = {
+    "hostile nesting": (_deep_nesting, "line 1: JSON nested too deeply"),
     "truncated JSON": (_truncate, "not valid JSON"),
     "another lm-eval version": (_other_version, "lm_eval_version is '0.4.11', expected 0.4.13"),
     "missing adversarial twin": (_missing_twin, "no adversarial twin xtreme_adv_xnli_visual_fr"),
