@@ -18,7 +18,7 @@ from trainers.config import (
 )
 from trainers.data import DataLocations
 from trainers.errors import TrainUserError
-from trainers.presets import PRESETS, PhaseSettings, preset
+from trainers.presets import PRESETS, PhaseSettings
 from trainers.tasks import INTERMEDIATE_TASKS, TARGET_TASKS, intermediate_tasks, target_task
 
 PROG = "xtreme-adv train"
@@ -286,4 +286,4 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-__all__ = ["main", "build_parser", "config_from_args", "list_tasks", "preset"]
+__all__ = ["main", "build_parser", "config_from_args", "list_tasks"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -243,7 +244,11 @@ def _publish(model_dir: Path, folder: RunFolder, card_without_hash: dict) -> dic
     staging = out / WORK / "final"
     if staging.exists():
         shutil.rmtree(staging)
-    shutil.copytree(model_dir, staging, ignore=shutil.ignore_patterns("training_args.bin"))
+    # Hard links: instant for multi-GB weights, and the phase's own copy stays intact until the
+    # card is written (a kill in between resumes cleanly).
+    shutil.copytree(
+        model_dir, staging, ignore=shutil.ignore_patterns("training_args.bin"), copy_function=_link
+    )
     weights = staging / "model.safetensors"
     if not weights.is_file():  # sharded checkpoints (large models) hash their index instead
         weights = staging / "model.safetensors.index.json"
@@ -257,6 +262,14 @@ def _publish(model_dir: Path, folder: RunFolder, card_without_hash: dict) -> dic
         item.replace(target)
     write_json_atomic(out / CARD_FILE, card)
     return card
+
+
+def _link(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # file systems without hard links
+        shutil.copy2(src, dst)
+    os.chmod(dst, 0o644)
 
 
 _CARD_ARGS = (

@@ -9,6 +9,7 @@ and a CCGbank folder (``--ccgbank``). Where the real training file is missing, a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from trainers.data.hub import load_from_hub
 from trainers.errors import TrainUserError
 from trainers.hashing import sha256_files
 from trainers.tasks import TaskSpec
+
+log = logging.getLogger("trainers")
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,8 @@ def load_task_data(
         source = ", ".join(str(p) for p in paths) + note
         digest = sha256_files(paths)
     else:
+        if where.xtreme_dir or where.intermediate_dir:
+            log.warning("task %s: no local training file found; loading from the Hub", task.name)
         ds, source = load_from_hub(task.name)
         digest = _hub_sha256(ds)
     if len(ds) == 0:
