@@ -137,7 +137,7 @@ class BuildRequest:
         # Distractor and entity pools come from the whole split, also under --limit.
         loaded.full_dataset = loaded.dataset
         if self.limit is not None:
-            loaded.dataset = loaded.dataset.select(range(min(self.limit, len(loaded.dataset))))
+            loaded.dataset = loaded.dataset.select(_limited_rows(loaded.dataset, self.limit))
         return loaded
 
     def config(self, loaded) -> dict:
@@ -153,13 +153,24 @@ class BuildRequest:
             "source": {
                 "path": str(loaded.source),
                 "sha256": loaded.sha256,
-                "n_docs": len(loaded.dataset),
+                "n_docs": len(loaded.full_dataset),
             },
             "limit": self.limit,
+            "n_rows": len(loaded.dataset),
             "source_model": _model_identity(self.source_model),
             "chunk_size": CHUNK_SIZE,
             "versions": library_versions(),
         }
+
+
+def _limited_rows(dataset, limit: int) -> list[int]:
+    """Row indices kept by ``--limit``: the first ``limit`` documents; for retrieval tasks the
+    first ``limit`` source rows and every target row (the candidate pool stays whole)."""
+    if "side" not in dataset.column_names:
+        return list(range(min(limit, len(dataset))))
+    sides = dataset["side"]
+    sources = [i for i, side in enumerate(sides) if side == "source"][:limit]
+    return sorted(sources + [i for i, side in enumerate(sides) if side != "source"])
 
 
 def _model_identity(path: str | None) -> dict | None:
@@ -325,11 +336,7 @@ def merge(root: Path, task: str, attack: str, lang: str) -> Path:
     root = Path(root)
     work = _find_work(root, task, attack, lang)
     config = json.loads((work / "config.json").read_text(encoding="utf-8"))
-    n_docs = (
-        config["source"]["n_docs"]
-        if config["limit"] is None
-        else min(config["limit"], config["source"]["n_docs"])
-    )
+    n_docs = config["n_rows"]
     n_chunks = max(1, math.ceil(n_docs / config["chunk_size"]))
     missing = [c for c in range(n_chunks) if not (work / _chunk_name(c)).exists()]
     if missing:

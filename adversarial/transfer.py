@@ -12,7 +12,8 @@ import json
 from collections import OrderedDict
 
 from adversarial import recipes
-from adversarial.engine import TEXT_FIELDS, example_seed
+from adversarial.engine import TEXT_FIELDS
+from adversarial.segment import word_spans
 from adversarial.textattack_compat import AttackedText, language, textattack
 
 Results = textattack.attack_results
@@ -29,24 +30,25 @@ def label_index(task: str, model) -> list[int]:
     return list(range(len(labels)))
 
 
-def char_edits(a: str, b: str) -> list[dict]:
-    """Character-level edits turning ``a`` into ``b`` (difflib opcodes, junk heuristic off)."""
+def word_edits(a: str, b: str, lang: str) -> list[dict]:
+    """Word-level edits turning ``a`` into ``b``: difflib over the two word sequences, each
+    replaced run of words reported with its character spans in ``a`` and ``b``."""
+    sa, sb = word_spans(a, lang), word_spans(b, lang)
+    wa, wb = [a[s:e] for s, e in sa], [b[s:e] for s, e in sb]
     out = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag != "equal":
-            out.append(
-                {
-                    "start": i1,
-                    "end": i2,
-                    "original": a[i1:i2],
-                    "perturbed": b[j1:j2],
-                    "new_start": j1,
-                }
-            )
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        start = sa[i1][0] if i1 < len(sa) else len(a)
+        end = sa[i2 - 1][1] if i2 > i1 else start
+        new_start = sb[j1][0] if j1 < len(sb) else len(b)
+        new_end = sb[j2 - 1][1] if j2 > j1 else new_start
+        out.append({"start": start, "end": end, "original": a[start:end],
+                    "perturbed": b[new_start:new_end], "new_start": new_start})
     return out
 
 
-def result_row(doc: dict, task: str, result, similarity: float | None) -> dict:
+def result_row(doc: dict, task: str, lang: str, result, similarity: float | None) -> dict:
     """Row of a transferred set from a TextAttack result."""
     fields = TEXT_FIELDS[task]
     row = dict(doc)
@@ -57,7 +59,7 @@ def result_row(doc: dict, task: str, result, similarity: float | None) -> dict:
         if new != doc[name]:
             originals[name] = doc[name]
             row[name] = new
-            edits.extend({"field": name, **e} for e in char_edits(doc[name], new))
+            edits.extend({"field": name, **e} for e in word_edits(doc[name], new, lang))
     if isinstance(result, Results.SkippedAttackResult):
         status, reason = "skipped", "source_model_wrong"
     elif isinstance(result, Results.SuccessfulAttackResult):
@@ -104,11 +106,12 @@ class TransferAttack:
         """Rows for ``docs`` (rows ``start``.. of the split)."""
         rows = []
         fields = TEXT_FIELDS[self.request.task]
-        for k, doc in enumerate(docs):
-            r = self.request
-            seed = example_seed(r.seed, r.task, r.attack, r.lang, start + k, doc["id"])
-            self.attack.transformation.reseed(seed)
-            self.attack.clear_cache()  # the result must not depend on earlier documents
+        # Caches start empty per chunk, so a resumed build computes exactly what an
+        # uninterrupted one does (the transformation itself is seeded per word).
+        self.attack.clear_cache()
+        self.wrapper.cache.clear()
+        r = self.request
+        for doc in docs:
             with language(r.lang):
                 text = AttackedText(OrderedDict((f, doc[f]) for f in fields))
                 result = self.attack.attack(text, self.labels[doc["label"]])
@@ -118,5 +121,5 @@ class TransferAttack:
                     (doc[f], result.perturbed_result.attacked_text._text_input[f]) for f in fields
                 ]
                 sims = float(min(self.encoder.similarity(pairs)))
-            rows.append(result_row(doc, r.task, result, sims))
+            rows.append(result_row(doc, r.task, r.lang, result, sims))
         return rows

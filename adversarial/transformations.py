@@ -30,13 +30,17 @@ class SeededWordSwap(WordSwap):
     def __init__(self, lang: str, seed: int = 0):
         super().__init__(letters_to_insert=None)
         self.lang = lang
-        self.rng = random.Random(seed)
+        self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
-        """Restart the random stream (called once per example for reproducibility)."""
+        """Set the seed; a word's candidates are a pure function of (seed, word)."""
+        self.seed = seed
         self.rng = random.Random(seed)
 
     def _get_replacement_words(self, word: str) -> list[str]:
+        # Seeding per word makes the candidates independent of call order, so a TextAttack
+        # search, its cache, and the static builder all see the same options for a word.
+        self.rng = random.Random(f"{self.seed}|{word}")
         return [c for c in self.candidates(word) if c and c != word]
 
     def candidates(self, word: str) -> list[str]:

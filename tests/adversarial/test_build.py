@@ -30,10 +30,19 @@ def _rows(folder):
     return datasets.Dataset.from_parquet(str(folder / "data.parquet")).to_list()
 
 
+def _limited(docs, limit):
+    """What ``--limit`` keeps: the first ``limit`` documents; for retrieval the first ``limit``
+    queries and the whole candidate pool, so each query is ranked as in the full set."""
+    if "side" not in docs[0]:
+        return docs[:limit]
+    kept = [d["id"] for d in docs if d["side"] == "source"][:limit]
+    return [d for d in docs if d["side"] == "target" or d["id"] in kept]
+
+
 def _check_set(folder, data_dir, task, lang, limit=24):
     """Every invariant a set must keep, checked against the clean data."""
     manifest = read_manifest(folder)
-    clean = load_eval_split(task, lang, data_dir=str(data_dir)).dataset.to_list()[:limit]
+    clean = _limited(load_eval_split(task, lang, data_dir=str(data_dir)).dataset.to_list(), limit)
     rows = _rows(folder)
     v = manifest["validity"]
     assert len(rows) == len(clean) == v["n_docs"]

@@ -1,0 +1,148 @@
+"""Set generation against TextAttack's own ``Attacker``: same recipe, model and data, one run.
+
+Run with ``pytest benchmarks/test_bench_attacks.py --benchmark-only`` (needs ../shared/data).
+
+Both sides run the charnoise recipe of :func:`adversarial.recipes.build_attack` (grapheme-aware
+DeepWordBug edits, stopword and modification-rate constraints, ``UntargetedClassification``,
+``GreedyWordSwapWIR``) against one classifier: the embedded multilingual-e5-small (first 2
+layers) with a seeded random 3-way head, on the first 24 XNLI-de dev examples.
+
+* baseline: ``textattack.Attacker`` with TextAttack's stock ``HuggingFaceModelWrapper``;
+* ours: ``xtreme-adv attack build --source-model`` (dynamic padding, length-sorted batches, a
+  logits cache shared by the whole chunk), writing the dataset, manifest and task YAML too.
+
+The goal is >= 5x the examples per second at an attack success rate within 2 points; the last
+test prints and checks the ratio.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = (REPO / "../shared/data/xtreme").resolve()
+N_EXAMPLES = 24
+PARAMS = {"min_similarity": 0}  # model queries are what is compared: no similarity model
+RESULTS: dict[str, dict] = {}
+
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data not found at {DATA}")
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory) -> Path:
+    """The embedded encoder (2 layers) with a seeded 3-way XNLI head."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from harness_tasks.embedded import default_model_dir
+
+    base = default_model_dir(layers=2)
+    out = tmp_path_factory.mktemp("bench-clf")
+    labels = ["entailment", "neutral", "contradiction"]
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=3, id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+    )  # fmt: skip
+    # An untrained head with the usual 0.02 init gives near-constant logits; std 1 makes the
+    # model's decisions depend on the input, so attacks can succeed and fail.
+    torch.nn.init.normal_(model.classifier.weight, std=1.0)
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    torch.set_num_threads(2)
+    return out
+
+
+def _textattack_attacker(model_dir: Path) -> dict:
+    from adversarial import recipes
+    from adversarial.textattack_compat import language, textattack
+    from adversarial.transfer import label_index
+    from harness_tasks.data import load_eval_split
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    wrapper = textattack.models.wrappers.HuggingFaceModelWrapper(
+        model, AutoTokenizer.from_pretrained(model_dir)
+    )
+    family = recipes.get_family("charnoise")
+    params = recipes.resolve_params(family, PARAMS)
+    attack = recipes.build_attack(family, "de", params, wrapper, query_budget=None, seed=0)
+    docs = load_eval_split("xnli", "de", data_dir=str(DATA)).dataset.to_list()[:N_EXAMPLES]
+    labels = label_index("xnli", model)
+    dataset = textattack.datasets.Dataset(
+        [((d["premise"], d["hypothesis"]), labels[d["label"]]) for d in docs],
+        input_columns=["premise", "hypothesis"],
+    )
+    args = textattack.AttackArgs(num_examples=N_EXAMPLES, random_seed=0, silent=True,
+                                 disable_stdout=True)  # fmt: skip
+    with language("de"):
+        results = textattack.Attacker(attack, dataset, args).attack_dataset()
+    R = textattack.attack_results
+    return {
+        "successful": sum(isinstance(r, R.SuccessfulAttackResult) for r in results),
+        "failed": sum(isinstance(r, R.FailedAttackResult) for r in results),
+        "skipped": sum(isinstance(r, R.SkippedAttackResult) for r in results),
+    }
+
+
+def _xtreme_adv_build(model_dir: Path, root: Path) -> dict:
+    import shutil
+
+    from adversarial.build import BuildRequest, build
+    from adversarial.registry import load_set
+
+    shutil.rmtree(root, ignore_errors=True)
+    request = BuildRequest("xnli", "de", "charnoise", PARAMS, seed=0, data_dir=str(DATA),
+                           source_model=str(model_dir), limit=N_EXAMPLES)  # fmt: skip
+    build(request, root=root, progress=False)
+    dataset, _ = load_set("xnli", "charnoise", "de", root)
+    rows = dataset.to_list()
+    return {
+        "successful": sum(r["adv_status"] == "attacked" and not r["adv_reason"] for r in rows),
+        "failed": sum(r["adv_reason"] in ("goal_not_reached", "no_candidate") for r in rows),
+        "skipped": sum(r["adv_reason"] == "source_model_wrong" for r in rows),
+    }
+
+
+def _record(name: str, counts: dict, seconds: float) -> dict:
+    attacked = counts["successful"] + counts["failed"]
+    info = {
+        **counts,
+        "seconds": round(seconds, 3),
+        "examples_per_s": round(N_EXAMPLES / seconds, 4),
+        "attack_success_rate": round(100 * counts["successful"] / attacked, 2) if attacked else 0,
+    }
+    RESULTS[name] = info
+    return info
+
+
+def test_textattack_attacker(benchmark, classifier):
+    from adversarial.textattack_compat import textattack  # noqa: F401 - import outside timing
+
+    start = time.perf_counter()
+    counts = benchmark.pedantic(_textattack_attacker, args=(classifier,), rounds=1, iterations=1)
+    benchmark.extra_info.update(_record("textattack", counts, time.perf_counter() - start))
+
+
+def test_xtreme_adv_set_generation(benchmark, classifier, tmp_path):
+    from adversarial.textattack_compat import textattack  # noqa: F401 - import outside timing
+
+    start = time.perf_counter()
+    counts = benchmark.pedantic(_xtreme_adv_build, args=(classifier, tmp_path / "adv"),
+                                rounds=1, iterations=1)  # fmt: skip
+    benchmark.extra_info.update(_record("xtreme_adv", counts, time.perf_counter() - start))
+
+
+def test_speedup_at_equal_success_rate(benchmark):
+    if set(RESULTS) != {"textattack", "xtreme_adv"}:
+        pytest.skip("run the whole module: the two sides are measured by the tests above")
+    base, ours = RESULTS["textattack"], RESULTS["xtreme_adv"]
+    ratio = ours["examples_per_s"] / base["examples_per_s"]
+    benchmark.extra_info.update(speedup=round(ratio, 2), textattack=base, xtreme_adv=ours)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    print(f"\nTextAttack Attacker: {base}\nxtreme-adv build:    {ours}\nspeed-up: {ratio:.2f}x")
+    assert abs(ours["attack_success_rate"] - base["attack_success_rate"]) <= 2.0
+    assert ratio >= 5.0

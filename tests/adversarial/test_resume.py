@@ -1,0 +1,163 @@
+"""Determinism, resumption after a real kill, sharding and merge, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from adversarial import build as build_mod
+from adversarial.build import BuildRequest, build, work_dir
+from adversarial.cli import main
+
+from .conftest import read_manifest
+
+pytestmark = pytest.mark.shared_data
+REPO = Path(__file__).resolve().parents[2]
+PARAMS = {"similarity_model": "embedded:2"}
+
+
+def _request(data_dir, limit=192, seed=7, params=None):
+    return BuildRequest("xnli", "de", "charnoise", PARAMS if params is None else params,
+                        seed=seed, data_dir=str(data_dir), limit=limit)
+
+
+FAST = {"min_similarity": 0}  # where the similarity model is not what is under test
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_same_inputs_and_seed_give_byte_identical_sets(tmp_path, xtreme_data_dir):
+    a = build(_request(xtreme_data_dir, limit=64), root=tmp_path / "a", progress=False)
+    b = build(_request(xtreme_data_dir, limit=64), root=tmp_path / "b", progress=False)
+    assert _bytes(a) == _bytes(b)
+    c = build(_request(xtreme_data_dir, limit=64, seed=8), root=tmp_path / "c", progress=False)
+    assert read_manifest(c)["data"]["sha256"] != read_manifest(a)["data"]["sha256"]
+
+
+@pytest.mark.slow
+def test_killed_build_resumes_to_the_same_hash(tmp_path, xtreme_data_dir, monkeypatch):
+    reference = build(_request(xtreme_data_dir), root=tmp_path / "ref", progress=False)
+    root = tmp_path / "killed"
+    child = (
+        "from adversarial.cli import main; raise SystemExit(main(["
+        f"'build', '--task', 'xnli', '--langs', 'de', '--attack', 'charnoise', '--seed', '7',"
+        f"'--limit', '192', '--data-dir', {str(xtreme_data_dir)!r}, '--out', {str(root)!r},"
+        "'--param', 'similarity_model=embedded:2', '--no-progress']))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-c", child], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    work = work_dir(root, "xnli", "charnoise", "de")
+    deadline = time.time() + 180
+    try:
+        while not list(work.glob("*/chunk-00000.jsonl")):
+            assert proc.poll() is None, "the build ended before it could be interrupted"
+            assert time.time() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done_before = len(list(work.glob("*/chunk-*.jsonl")))
+    assert 1 <= done_before < 3  # 192 docs = 3 chunks: killed midway
+    assert not (root / "xnli" / "charnoise" / "de").exists()  # no half-written set
+
+    calls = []
+    original_run = build_mod._ChunkRunner.run
+
+    def counting_run(self, start, end):
+        calls.append(start)
+        return original_run(self, start, end)
+
+    monkeypatch.setattr(build_mod._ChunkRunner, "run", counting_run)
+    resumed = build(_request(xtreme_data_dir), root=root, progress=False)
+    assert len(calls) == 3 - done_before  # finished chunks are not redone
+    assert _bytes(resumed) == _bytes(reference)
+    ids = [e["id"] for e in read_manifest(resumed)["examples"]]
+    assert ids == [f"de-{i}" for i in range(192)]  # nothing lost, nothing duplicated
+
+
+def test_injected_failure_leaves_no_set_and_resumes(tmp_path, xtreme_data_dir, monkeypatch):
+    original_run = build_mod._ChunkRunner.run
+
+    def failing_run(self, start, end):
+        if start >= 64:
+            raise RuntimeError("injected failure")
+        return original_run(self, start, end)
+
+    monkeypatch.setattr(build_mod._ChunkRunner, "run", failing_run)
+    with pytest.raises(RuntimeError, match="injected"):
+        build(_request(xtreme_data_dir, limit=100, params=FAST), root=tmp_path / "x", progress=False)
+    assert not (tmp_path / "x" / "xnli" / "charnoise" / "de").exists()
+    assert not (tmp_path / "x" / "tasks").exists()
+    monkeypatch.setattr(build_mod._ChunkRunner, "run", original_run)
+    resumed = build(_request(xtreme_data_dir, limit=100, params=FAST), root=tmp_path / "x", progress=False)
+    fresh = build(_request(xtreme_data_dir, limit=100, params=FAST), root=tmp_path / "y", progress=False)
+    assert _bytes(resumed) == _bytes(fresh)
+
+
+def test_shards_merge_to_the_unsharded_set(tmp_path, xtreme_data_dir, capsys):
+    whole = build(_request(xtreme_data_dir, limit=150, params=FAST), root=tmp_path / "whole", progress=False)
+    root = tmp_path / "sharded"
+    assert build(_request(xtreme_data_dir, limit=150, params=FAST), root=root, num_shards=2, shard_index=1,
+                 progress=False) is None
+    # Merging before every shard is done is a clear error.
+    assert main(["merge", "--task", "xnli", "--attack", "charnoise", "--langs", "de",
+                 "--out", str(root)]) == 2
+    assert "chunks missing" in capsys.readouterr().err
+    assert build(_request(xtreme_data_dir, limit=150, params=FAST), root=root, num_shards=2, shard_index=0,
+                 progress=False) is None
+    assert main(["merge", "--task", "xnli", "--attack", "charnoise", "--langs", "de",
+                 "--out", str(root)]) == 0
+    assert _bytes(root / "xnli" / "charnoise" / "de") == _bytes(whole)
+
+
+BAD = [
+    (["--attack", "typo"], "unknown attack 'typo'"),
+    (["--param", "max_ratoi=0.3"], "unknown parameter 'max_ratoi'"),
+    (["--param", "max_ratio=lots"], "max_ratio='lots' is not a float"),
+    (["--param", "max_ratio=1.5"], "max_ratio=1.5 not in (0, 1]"),
+    (["--param", "operations=swap,teleport"], "operations='swap,teleport'"),
+    (["--split", "test"], "no data for xtreme_xnli_de"),
+    (["--task", "udpos", "--attack", "distractor"], "does not apply to task udpos"),
+    (["--attack", "codeswitch"], "parameter dictionary is required"),
+    (["--langs", "xx"], "language 'xx' is not part of XTREME"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD)
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, xtreme_data_dir, capsys, extra,
+                                                  message):
+    args = {"--task": "xnli", "--langs": "de", "--attack": "charnoise"}
+    flags = []
+    for i in range(0, len(extra), 2):
+        if extra[i] in args:
+            args[extra[i]] = extra[i + 1]
+        else:
+            flags += extra[i : i + 2]
+    argv = ["build", *[x for kv in args.items() for x in kv], "--out", str(tmp_path / "o"),
+            "--data-dir", str(xtreme_data_dir), "--limit", "8", *flags]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("xtreme-adv attack: error: ")
+    assert message in err
+    assert not (tmp_path / "o" / "xnli").exists() and not (tmp_path / "o" / "tasks").exists()
+
+
+def test_bad_dictionary_file_names_file_and_line(tmp_path, xtreme_data_dir, capsys):
+    bad = tmp_path / "de-en.txt"
+    bad.write_text("haus house\nmutter\tmother\tMutti\n", encoding="utf-8")
+    argv = ["build", "--task", "xnli", "--langs", "de", "--attack", "codeswitch", "--param",
+            f"dictionary={bad}", "--out", str(tmp_path / "o"), "--data-dir",
+            str(xtreme_data_dir), "--limit", "8"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: line 2: expected 'source target'" in err and err.count("\n") == 1
+    assert not (tmp_path / "o" / "xnli" / "codeswitch").exists()
