@@ -205,6 +205,8 @@ def read_samples(data: bytes, origin: str, task: TaskResult) -> tuple[Samples | 
             raise LeaderboardError(f"{origin} line {number}: duplicate doc.id {doc_id!r}")
         seen.add(doc_id)
         value = line.get(task.metric)
+        if value is None:  # not scored: a retrieval candidate (target side) row
+            continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             if not math.isfinite(value):
                 raise LeaderboardError(

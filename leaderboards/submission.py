@@ -16,6 +16,7 @@ import os
 import re
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -121,16 +122,9 @@ def read_archive(path: Path) -> dict[str, bytes]:
                     )
                 fh = tar.extractfile(info)
                 members[name] = fh.read(info.size + 1) if fh else b""
-    except (tarfile.TarError, gzip.BadGzipFile, EOFError, OSError, zlib_error()) as err:
+    except (tarfile.TarError, gzip.BadGzipFile, EOFError, OSError, zlib.error) as err:
         raise LeaderboardError(f"{origin}: not a readable .tar.gz submission ({err})") from None
     return members
-
-
-def zlib_error() -> type[Exception]:
-    """zlib's error class (a truncated gzip stream raises it)."""
-    import zlib
-
-    return zlib.error
 
 
 def _sha256(data: bytes) -> str:

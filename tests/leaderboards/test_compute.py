@@ -160,3 +160,48 @@ def test_build_is_deterministic(corpus):
     c = build_board(read_inputs([corpus]), n_boot=100, seed=4).to_json()
     assert a == b
     assert a["rows"][0]["drop_ci"] != c["rows"][0]["drop_ci"]
+
+
+def test_corpus_level_metrics_give_scores_without_per_sample_statistics(corpus_copy):
+    # PAN-X / BUCC F1 is corpus-level: lm-eval logs a (gold, prediction) pair per document.
+    folder = corpus_copy / "e5s-xnli-direct-s3"
+    for path in folder.glob("samples_*xnli*_de_*.jsonl"):
+        lines = [json.loads(x) for x in path.read_text().splitlines()]
+        for line in lines:
+            line["acc"] = [["B-PER", "O"], ["B-PER", "O"]]
+        path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    board = build_board(read_inputs([folder]), n_boot=50, seed=0)
+    de = [r for r in board.rows if r["task"] == "xnli" and r["lang"] == "de"]
+    fr = [r for r in board.rows if r["task"] == "xnli" and r["lang"] == "fr"]
+    assert de and all(r["drop_ci"] is None and r["flip_rate"] is None for r in de)
+    assert all(r["clean"] is not None and r["drop"] is not None for r in de)
+    assert fr and all(r["drop_ci"] is not None for r in fr)
+
+
+def test_no_samples_option(corpus, tmp_path, capsys):
+    from leaderboards.cli import main
+
+    site = tmp_path / "site"
+    assert main(["build", str(corpus), "--out", str(site), "--no-samples"]) == 0
+    capsys.readouterr()
+    data = json.loads((site / "leaderboard.json").read_text())
+    assert all(r["n_paired"] is None and r["drop_ci"] is None for r in data["rows"])
+    # Comparisons still exist, with seed intervals only.
+    assert all(c["ci_examples"] is None and c["ci_seeds"] for c in data["comparisons"])
+
+
+def test_unscored_rows_are_left_out_of_pairing(corpus_copy):
+    # Retrieval logs the candidate pool (target side) with the metric null: not scored.
+    folder = corpus_copy / "e5s-xnli-direct-s3"
+    scored = None
+    for path in folder.glob("samples_*xnli*_de_*.jsonl"):
+        lines = [json.loads(x) for x in path.read_text().splitlines()]
+        for number, line in enumerate(lines):
+            if number % 3 == 0:
+                line["acc"] = None
+        scored = {line["doc"]["id"] for line in lines if line["acc"] is not None}
+        path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    board = build_board(read_inputs([folder]), n_boot=50, seed=0)
+    de = [r for r in board.rows if r["task"] == "xnli" and r["lang"] == "de"]
+    assert de and scored
+    assert all(r["n_paired"] == len(scored) and r["drop_ci"] is not None for r in de)
