@@ -43,8 +43,15 @@ def word_edits(a: str, b: str, lang: str) -> list[dict]:
         end = sa[i2 - 1][1] if i2 > i1 else start
         new_start = sb[j1][0] if j1 < len(sb) else len(b)
         new_end = sb[j2 - 1][1] if j2 > j1 else new_start
-        out.append({"start": start, "end": end, "original": a[start:end],
-                    "perturbed": b[new_start:new_end], "new_start": new_start})
+        out.append(
+            {
+                "start": start,
+                "end": end,
+                "original": a[start:end],
+                "perturbed": b[new_start:new_end],
+                "new_start": new_start,
+            }
+        )
     return out
 
 

@@ -38,16 +38,21 @@ def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bench") / "e5-xnli"
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(
-        default_model_dir(), num_labels=3, id2label=dict(enumerate(labels)),
-        label2id={n: i for i, n in enumerate(labels)})
+        default_model_dir(),
+        num_labels=3,
+        id2label=dict(enumerate(labels)),
+        label2id={n: i for i, n in enumerate(labels)},
+    )
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(default_model_dir()).save_pretrained(folder)
     docs = load_eval_split("xnli", "de", data_dir=SHARED).dataset.select(range(N_DOCS))
     os.environ["XTREME_DATA_DIR"] = str(SHARED)
     os.environ["XTREME_ADV_ONLY_TASKS"] = "1"
     yield folder, docs
-    print(f"\nadapter / raw examples per second: {RATES['adapter'] / RATES['raw']:.3f} "
-          f"(adapter {RATES['adapter']:.1f}/s, raw {RATES['raw']:.1f}/s, {N_DOCS} docs)")
+    print(
+        f"\nadapter / raw examples per second: {RATES['adapter'] / RATES['raw']:.3f} "
+        f"(adapter {RATES['adapter']:.1f}/s, raw {RATES['raw']:.1f}/s, {N_DOCS} docs)"
+    )
 
 
 @pytest.mark.benchmark(group="xnli-de-inference")
@@ -67,9 +72,14 @@ def test_raw_batched_forward(benchmark, setup):
         with torch.inference_mode():
             for start in range(0, len(order), BATCH):
                 idx = order[start : start + BATCH]
-                enc = tokenizer([premises[i] for i in idx], [hypotheses[i] for i in idx],
-                                truncation=True, max_length=256, padding=True,
-                                return_tensors="pt")
+                enc = tokenizer(
+                    [premises[i] for i in idx],
+                    [hypotheses[i] for i in idx],
+                    truncation=True,
+                    max_length=256,
+                    padding=True,
+                    return_tensors="pt",
+                )
                 for i, p in zip(idx, model(**enc).logits.argmax(-1).tolist()):
                     preds[i] = p
         return preds
@@ -88,9 +98,15 @@ def test_adapter_through_lm_eval(benchmark, setup):
     folder, docs = setup
 
     def run():
-        return simple_evaluate(model="xtreme-encoder", model_args=f"pretrained={folder}",
-                               tasks=["xtreme_xnli_de"], limit=len(docs), device="cpu",
-                               batch_size=BATCH, bootstrap_iters=0)
+        return simple_evaluate(
+            model="xtreme-encoder",
+            model_args=f"pretrained={folder}",
+            tasks=["xtreme_xnli_de"],
+            limit=len(docs),
+            device="cpu",
+            batch_size=BATCH,
+            bootstrap_iters=0,
+        )
 
     out = benchmark.pedantic(run, rounds=2, iterations=1, warmup_rounds=0)
     assert out["results"]["xtreme_xnli_de"]["acc,none"] >= 0.0

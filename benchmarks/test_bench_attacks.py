@@ -57,11 +57,12 @@ def classifier(tmp_path_factory) -> Path:
 
 
 def _textattack_attacker(model_dir: Path) -> dict:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
     from adversarial import recipes
     from adversarial.textattack_compat import language, textattack
     from adversarial.transfer import label_index
     from harness_tasks.data import load_eval_split
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     wrapper = textattack.models.wrappers.HuggingFaceModelWrapper(

@@ -23,11 +23,23 @@ PARAMS = {"similarity_model": "embedded:2"}
 
 
 def _request(data_dir, limit=192, seed=7, params=None):
-    return BuildRequest("xnli", "de", "charnoise", PARAMS if params is None else params,
-                        seed=seed, data_dir=str(data_dir), limit=limit)
+    return BuildRequest(
+        "xnli",
+        "de",
+        "charnoise",
+        PARAMS if params is None else params,
+        seed=seed,
+        data_dir=str(data_dir),
+        limit=limit,
+    )
 
 
 FAST = {"min_similarity": 0}  # where the similarity model is not what is under test
+
+
+def _fast_build(data_dir, root: Path, limit: int, **shards):
+    """A build without the similarity model (not what these tests are about)."""
+    return build(_request(data_dir, limit=limit, params=FAST), root=root, progress=False, **shards)
 
 
 def _bytes(folder: Path) -> dict[str, bytes]:
@@ -53,8 +65,13 @@ def test_killed_build_resumes_to_the_same_hash(tmp_path, xtreme_data_dir, monkey
         "'--param', 'similarity_model=embedded:2', '--no-progress']))"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-c", child], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", child],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     work = work_dir(root, "xnli", "charnoise", "de")
     deadline = time.time() + 180
     try:
@@ -94,28 +111,80 @@ def test_injected_failure_leaves_no_set_and_resumes(tmp_path, xtreme_data_dir, m
 
     monkeypatch.setattr(build_mod._ChunkRunner, "run", failing_run)
     with pytest.raises(RuntimeError, match="injected"):
-        build(_request(xtreme_data_dir, limit=100, params=FAST), root=tmp_path / "x", progress=False)
+        build(
+            _request(xtreme_data_dir, limit=100, params=FAST), root=tmp_path / "x", progress=False
+        )
     assert not (tmp_path / "x" / "xnli" / "charnoise" / "de").exists()
     assert not (tmp_path / "x" / "tasks").exists()
     monkeypatch.setattr(build_mod._ChunkRunner, "run", original_run)
-    resumed = build(_request(xtreme_data_dir, limit=100, params=FAST), root=tmp_path / "x", progress=False)
-    fresh = build(_request(xtreme_data_dir, limit=100, params=FAST), root=tmp_path / "y", progress=False)
+    resumed = build(
+        _request(xtreme_data_dir, limit=100, params=FAST), root=tmp_path / "x", progress=False
+    )
+    fresh = build(
+        _request(xtreme_data_dir, limit=100, params=FAST), root=tmp_path / "y", progress=False
+    )
     assert _bytes(resumed) == _bytes(fresh)
 
 
 def test_shards_merge_to_the_unsharded_set(tmp_path, xtreme_data_dir, capsys):
-    whole = build(_request(xtreme_data_dir, limit=150, params=FAST), root=tmp_path / "whole", progress=False)
+    whole = build(
+        _request(xtreme_data_dir, limit=150, params=FAST), root=tmp_path / "whole", progress=False
+    )
     root = tmp_path / "sharded"
-    assert build(_request(xtreme_data_dir, limit=150, params=FAST), root=root, num_shards=2, shard_index=1,
-                 progress=False) is None
+    assert (
+        build(
+            _request(xtreme_data_dir, limit=150, params=FAST),
+            root=root,
+            num_shards=2,
+            shard_index=1,
+            progress=False,
+        )
+        is None
+    )
     # Merging before every shard is done is a clear error.
-    assert main(["merge", "--task", "xnli", "--attack", "charnoise", "--langs", "de",
-                 "--out", str(root)]) == 2
+    assert (
+        main(
+            [
+                "merge",
+                "--task",
+                "xnli",
+                "--attack",
+                "charnoise",
+                "--langs",
+                "de",
+                "--out",
+                str(root),
+            ]
+        )
+        == 2
+    )
     assert "chunks missing" in capsys.readouterr().err
-    assert build(_request(xtreme_data_dir, limit=150, params=FAST), root=root, num_shards=2, shard_index=0,
-                 progress=False) is None
-    assert main(["merge", "--task", "xnli", "--attack", "charnoise", "--langs", "de",
-                 "--out", str(root)]) == 0
+    assert (
+        build(
+            _request(xtreme_data_dir, limit=150, params=FAST),
+            root=root,
+            num_shards=2,
+            shard_index=0,
+            progress=False,
+        )
+        is None
+    )
+    assert (
+        main(
+            [
+                "merge",
+                "--task",
+                "xnli",
+                "--attack",
+                "charnoise",
+                "--langs",
+                "de",
+                "--out",
+                str(root),
+            ]
+        )
+        == 0
+    )
     assert _bytes(root / "xnli" / "charnoise" / "de") == _bytes(whole)
 
 
@@ -133,8 +202,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("extra", "message"), BAD)
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path, xtreme_data_dir, capsys, extra,
-                                                  message):
+def test_bad_input_is_one_line_and_writes_nothing(
+    tmp_path, xtreme_data_dir, capsys, extra, message
+):
     args = {"--task": "xnli", "--langs": "de", "--attack": "charnoise"}
     flags = []
     for i in range(0, len(extra), 2):
@@ -142,8 +212,17 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, xtreme_data_dir, cap
             args[extra[i]] = extra[i + 1]
         else:
             flags += extra[i : i + 2]
-    argv = ["build", *[x for kv in args.items() for x in kv], "--out", str(tmp_path / "o"),
-            "--data-dir", str(xtreme_data_dir), "--limit", "8", *flags]
+    argv = [
+        "build",
+        *[x for kv in args.items() for x in kv],
+        "--out",
+        str(tmp_path / "o"),
+        "--data-dir",
+        str(xtreme_data_dir),
+        "--limit",
+        "8",
+        *flags,
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("xtreme-adv attack: error: ")
@@ -154,9 +233,23 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, xtreme_data_dir, cap
 def test_bad_dictionary_file_names_file_and_line(tmp_path, xtreme_data_dir, capsys):
     bad = tmp_path / "de-en.txt"
     bad.write_text("haus house\nmutter\tmother\tMutti\n", encoding="utf-8")
-    argv = ["build", "--task", "xnli", "--langs", "de", "--attack", "codeswitch", "--param",
-            f"dictionary={bad}", "--out", str(tmp_path / "o"), "--data-dir",
-            str(xtreme_data_dir), "--limit", "8"]
+    argv = [
+        "build",
+        "--task",
+        "xnli",
+        "--langs",
+        "de",
+        "--attack",
+        "codeswitch",
+        "--param",
+        f"dictionary={bad}",
+        "--out",
+        str(tmp_path / "o"),
+        "--data-dir",
+        str(xtreme_data_dir),
+        "--limit",
+        "8",
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"{bad}: line 2: expected 'source target'" in err and err.count("\n") == 1
