@@ -1,0 +1,97 @@
+"""``xtreme-adv demo`` on the offline default: sample data, adversarial sets, lm-eval, board."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness_tasks.demo import ATTACKS, side_by_side
+
+XTREME_ADV = str(Path(sys.executable).with_name("xtreme-adv"))
+
+
+def _scores(results: Path) -> dict[str, float]:
+    out = {}
+    for path in results.rglob("results_*.json"):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        out.update({k: v["acc,none"] for k, v in report["results"].items()})
+    return out
+
+
+@pytest.mark.slow
+def test_demo_builds_attacks_evaluates_and_ranks_on_the_sample(tmp_path, embedded_model_dir_small):
+    env = {k: v for k, v in os.environ.items() if k != "XTREME_DATA_DIR"}
+    env.update(HF_HUB_OFFLINE="1", OMP_NUM_THREADS="2")
+    out = tmp_path / "demo"
+    cmd = [XTREME_ADV, "demo", "--out", str(out), "--layers", "2", "--langs", "de,ru,hi,zh"]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    # One adversarial set per (attack, language), each with its manifest and lm-eval YAML.
+    for attack in ATTACKS:
+        for lang in ("de", "ru", "hi", "zh"):
+            manifest = json.loads(
+                (out / "adversarial" / "tatoeba" / attack / lang / "manifest.json").read_text()
+            )
+            assert manifest["validity"]["attacked"] > 0
+            assert (
+                out / "adversarial" / "tasks" / f"xtreme_adv_tatoeba_{attack}_{lang}.yaml"
+            ).is_file()
+
+    # Clean and adversarial tasks were scored through lm-eval, and the side-by-side table printed
+    # is the one computed from those results files.
+    scores = _scores(out / "results")
+    assert {f"xtreme_tatoeba_{lang}" for lang in ("de", "ru", "hi", "zh")} <= set(scores)
+    assert len(scores) == 4 * (1 + len(ATTACKS))
+    table = side_by_side(out / "results")
+    assert table in run.stdout
+    de_row = next(line for line in table.splitlines() if re.search(r"\bde\b", line))
+    expected = [f"{100 * scores['xtreme_tatoeba_de']:.1f}"] + [
+        f"{100 * scores[f'xtreme_adv_tatoeba_{a}_de']:.1f}" for a in ATTACKS
+    ]
+    assert de_row.split()[-3:] == expected
+    assert "Step 5: skipped" in run.stdout  # no XNLI training data in the sample
+
+    # The leaderboard was built from the same results, and its site is complete.
+    board = json.loads((out / "site" / "leaderboard.json").read_text(encoding="utf-8"))
+    rows = [r for r in board["rows"] if r["task"] == "tatoeba"]
+    assert len(rows) == 4 * len(ATTACKS)
+    for row in rows:
+        clean = scores[f"xtreme_tatoeba_{row['lang']}"]
+        adv = scores[f"xtreme_adv_tatoeba_{row['attack']}_{row['lang']}"]
+        assert row["clean"] == pytest.approx(clean) and row["adv"] == pytest.approx(adv)
+    assert (out / "site" / "index.html").is_file()
+    assert "## Robustness under attack" in run.stdout
+
+    # Run again: every step finds its output and nothing is rebuilt or re-evaluated.
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "$ xtreme-adv attack build" not in again.stdout
+    assert "already evaluated" in again.stdout
+    assert side_by_side(out / "results") in again.stdout
+
+
+def test_side_by_side_reads_primary_metrics(tmp_path):
+    folder = tmp_path / "m1" / "model"
+    folder.mkdir(parents=True)
+    report = {
+        "results": {
+            "xtreme_xnli_de": {"acc,none": 0.5, "acc_stderr,none": 0.01},
+            "xtreme_adv_xnli_visual_de": {"acc,none": 0.25},
+            "xtreme_panx_de": {"f1,none": 0.8125},
+            "xtreme_adv_panx_charnoise_de": {"f1,none": 0.5},
+            "xtreme-xnli": {"acc,none": 0.5},  # a group: skipped
+        }
+    }
+    (folder / "results_2026.json").write_text(json.dumps(report), encoding="utf-8")
+    lines = side_by_side(tmp_path).splitlines()
+    assert lines[0].split() == ["model", "task", "lang", "clean", *ATTACKS]
+    assert lines[1].split() == ["m1", "panx", "(f1)", "de", "81.2", "50.0", "-"]
+    assert lines[2].split() == ["m1", "xnli", "(acc)", "de", "50.0", "-", "25.0"]
+    assert len(lines) == 3
