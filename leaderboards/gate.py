@@ -75,9 +75,8 @@ def find_regressions(
     rows = {(r["model"], r["task"], r["lang"], r["attack"]): r for r in current.rows}
     found = []
     for base in baseline["rows"]:
-        if base["model"] not in mapping:
-            continue
-        cur_model = mapping[base["model"]]
+        # A baseline model absent from the results (once another one matched) regressed whole.
+        cur_model = mapping.get(base["model"], base["model"])
         cur = rows.get((cur_model, base["task"], base["lang"], base["attack"]))
         where = (cur_model, base["task"], base["lang"], base["attack"])
         if cur is None:

@@ -101,3 +101,18 @@ def test_bad_baseline_and_tolerance(baseline, tmp_path, capsys):
     assert "bad.json: schema is not" in capsys.readouterr().err
     assert _check(baseline, baseline.parent.parent / "base", "--tolerance", "-1") == 2
     assert "--tolerance is -1.0" in capsys.readouterr().err
+
+
+def test_a_baseline_model_missing_from_the_results_fails(tmp_path, capsys):
+    # Two models in the baseline; the fresh results hold only one of them.
+    other = SyntheticModel("other-model", skill=0.7, robustness=0.8, seed=7)
+    write_results_folder(tmp_path / "base", _model(0.8), PLAN, n_docs=100)
+    write_results_folder(tmp_path / "base", other, PLAN, n_docs=100)
+    site = tmp_path / "site"
+    assert main(["build", str(tmp_path / "base"), "--out", str(site), "--bootstrap", "50"]) == 0
+    write_results_folder(tmp_path / "now", _model(0.8), PLAN, n_docs=100)
+    capsys.readouterr()
+    assert _check(site / "leaderboard.json", tmp_path / "now", "--bootstrap", "50") == 1
+    out = capsys.readouterr().out
+    assert "| other-model | xnli | de | charnoise | all |" in out
+    assert "| ci-model" not in out
