@@ -54,3 +54,62 @@ def test_direct_xnli_checkpoint_evaluates_through_xtreme_adv_eval(
     seen = report["config"]["xtreme_adv_model"]
     assert seen["weights_sha256"] == sha256_file(out / "model.safetensors")
     assert seen["provenance"]["model_id"] == card["model_id"] == "e5-small-0.3.0-l2-xnli-direct-s42"
+
+
+@pytest.mark.slow
+def test_qa_and_tagging_checkpoints_of_both_pipelines_evaluate_without_extra_flags(
+    tiny_model: Path, xtreme_data_dir: Path, intermediate_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from harness_tasks.api import simple_evaluate
+    from trainers.cli import main
+
+    small = [
+        "--max-train-examples",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--grad-accum",
+        "1",
+        "--max-length",
+        "64",
+        "--data-dir",
+        str(xtreme_data_dir),
+    ]
+    qa, ner = tmp_path / "qa-direct", tmp_path / "ner-anli"
+    assert (
+        main(
+            [
+                "direct",
+                "--model",
+                str(tiny_model),
+                "--target",
+                "xquad",
+                "--out",
+                str(qa),
+                "--doc-stride",
+                "16",
+                *small,
+            ]
+        )
+        == 0
+    )
+    assert main(["intermediate", "--model", str(tiny_model), "--intermediate", "anli",
+                 "--intermediate-dir", str(intermediate_dir), "--intermediate-epochs", "1",
+                 "--intermediate-max-length", "64", "--target", "panx", "--out", str(ner),
+                 *small]) == 0  # fmt: skip
+    monkeypatch.setenv("XTREME_DATA_DIR", str(xtreme_data_dir))
+    monkeypatch.setenv("XTREME_ADV_ONLY_TASKS", "1")
+    for folder, task, metrics, recipe in [
+        (qa, "xtreme_xquad_de", ("f1,none", "exact_match,none"), "direct"),
+        (ner, "xtreme_panx_de", ("f1,none",), "intermediate"),
+    ]:
+        out = simple_evaluate(model="xtreme-encoder", model_args=f"pretrained={folder}",
+                              tasks=[task], device="cpu", batch_size=8, limit=12)  # fmt: skip
+        scores = out["results"][task]
+        assert all(0.0 <= scores[m] <= 1.0 for m in metrics)
+        assert out["n-samples"][task]["effective"] == 12
+        seen = out["config"]["xtreme_adv_model"]
+        assert seen["weights_sha256"] == sha256_file(folder / "model.safetensors")
+        assert seen["provenance"]["recipe"] == recipe
