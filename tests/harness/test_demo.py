@@ -95,3 +95,42 @@ def test_side_by_side_reads_primary_metrics(tmp_path):
     assert lines[1].split() == ["m1", "panx", "(f1)", "de", "81.2", "50.0", "-"]
     assert lines[2].split() == ["m1", "xnli", "(acc)", "de", "50.0", "-", "25.0"]
     assert len(lines) == 3
+
+
+@pytest.mark.slow
+def test_demo_trains_direct_and_intermediate_and_compares_them(
+    tmp_path, shared_data, embedded_model_dir_small
+):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="2",
+               XTREME_DATA_DIR=str(shared_data / "xtreme"))  # fmt: skip
+    out = tmp_path / "demo"
+    cmd = [XTREME_ADV, "demo", "--out", str(out), "--layers", "2", "--langs", "de,ar",
+           "--limit", "10", "--train-examples", "48", "--xnli-limit", "16"]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    cards = {
+        kind: json.loads((out / "checkpoints" / name / "provenance.json").read_text())
+        for kind, name in [("direct", "xnli-direct"), ("intermediate", "xnli-anli")]
+    }
+    assert cards["direct"]["recipe"] == "direct"
+    assert cards["intermediate"]["intermediate_tasks"] == ["anli"]
+    # The intermediate data came from the folder beside XTREME_DATA_DIR, not the Hub.
+    (inter_phase,) = [p for p in cards["intermediate"]["phases"] if p["name"] == "intermediate"]
+    assert str(shared_data / "intermediate") in inter_phase["tasks"][0]["source"]
+
+    for kind in ("direct", "intermediate"):
+        scores = _scores(out / "results" / f"xnli-{kind}")
+        assert set(scores) == {
+            f"xtreme_{p}xnli_{s}{lang}"
+            for lang in ("de", "ar")
+            for p, s in [("", ""), *[("adv_", f"{a}_") for a in ATTACKS]]
+        }
+    # The leaderboard pairs the intermediate model with its direct baseline.
+    board = json.loads((out / "site" / "leaderboard.json").read_text(encoding="utf-8"))
+    comparisons = [c for c in board["comparisons"] if c["task"] == "xnli"]
+    assert {(c["lang"], c["attack"]) for c in comparisons} == {
+        (lang, a) for lang in ("de", "ar") for a in ATTACKS
+    }
+    assert all(c["intermediate_models"] == [cards["intermediate"]["model_id"]] for c in comparisons)
+    assert "Step 5: skipped" not in run.stdout
