@@ -184,8 +184,15 @@ def _model_identity(path: str | None) -> dict | None:
 
 
 def config_key(config: dict) -> str:
-    """Short stable hash of a build configuration."""
-    return sha256_bytes(json.dumps(config, sort_keys=True).encode())[:16]
+    """Short stable hash of a build configuration.
+
+    Local paths are left out (the data and source model count by their hashes), so shards
+    built on machines with different folder layouts share one key and merge together.
+    """
+    portable = {**config, "source": {k: v for k, v in config["source"].items() if k != "path"}}
+    if config.get("source_model"):
+        portable["source_model"] = config["source_model"]["sha256"]
+    return sha256_bytes(json.dumps(portable, sort_keys=True).encode())[:16]
 
 
 def build(
@@ -209,13 +216,16 @@ def build(
     config = request.config(loaded)
     key = config_key(config)
     work = work_dir(root, request.task, request.attack, request.lang) / key
-    atomic_write_text(work / "config.json", json.dumps(config, indent=1, sort_keys=True))
     n_docs = len(loaded.dataset)
     n_chunks = max(1, math.ceil(n_docs / CHUNK_SIZE))
     mine = [c for c in range(n_chunks) if c % num_shards == shard_index]
     todo = [c for c in mine if not (work / _chunk_name(c)).exists()]
-    if todo:
-        runner = _ChunkRunner(request, loaded)
+    # The attack is set up (dictionaries, models) before anything is written, so bad input
+    # leaves no work folder behind.
+    runner = _ChunkRunner(request, loaded) if todo else None
+    if not (work / "config.json").exists():
+        atomic_write_text(work / "config.json", json.dumps(config, indent=1, sort_keys=True))
+    if runner is not None:
         label = f"{request.task}/{request.attack}/{request.lang}"
         bar = tqdm(
             total=len(mine),

@@ -126,6 +126,21 @@ def test_injected_failure_leaves_no_set_and_resumes(tmp_path, xtreme_data_dir, m
     assert _bytes(resumed) == _bytes(fresh)
 
 
+def test_shards_from_machines_with_other_folders_merge(tmp_path, xtreme_data_dir):
+    # Two "machines": the same data under different absolute paths, one shard each.
+    import shutil
+
+    copy = tmp_path / "elsewhere" / "xtreme"
+    shutil.copytree(xtreme_data_dir / "xnli", copy / "xnli")
+    root = tmp_path / "sharded"
+    assert _fast_build(xtreme_data_dir, root, 150, num_shards=2, shard_index=0) is None
+    assert _fast_build(copy, root, 150, num_shards=2, shard_index=1) is None
+    assert main(["merge", "--task", "xnli", "--attack", "charnoise", "--langs", "de",
+                 "--out", str(root)]) == 0  # fmt: skip
+    whole = _fast_build(xtreme_data_dir, tmp_path / "whole", 150)
+    assert _bytes(root / "xnli" / "charnoise" / "de") == _bytes(whole)
+
+
 def test_shards_merge_to_the_unsharded_set(tmp_path, xtreme_data_dir, capsys):
     whole = build(
         _request(xtreme_data_dir, limit=150, params=FAST), root=tmp_path / "whole", progress=False
@@ -228,6 +243,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
     assert err.count("\n") == 1 and err.startswith("xtreme-adv attack: error: ")
     assert message in err
     assert not (tmp_path / "o" / "xnli").exists() and not (tmp_path / "o" / "tasks").exists()
+    assert not list((tmp_path / "o").rglob("config.json"))  # no work folder either
 
 
 def test_bad_dictionary_file_names_file_and_line(tmp_path, xtreme_data_dir, capsys):
@@ -254,3 +270,11 @@ def test_bad_dictionary_file_names_file_and_line(tmp_path, xtreme_data_dir, caps
     err = capsys.readouterr().err
     assert f"{bad}: line 2: expected 'source target'" in err and err.count("\n") == 1
     assert not (tmp_path / "o" / "xnli" / "codeswitch").exists()
+    assert not list((tmp_path / "o").rglob("config.json"))
+    # Corrected, the build runs through: no leftover of the failed one stands in its way.
+    good = tmp_path / "fixed" / "de-en.txt"
+    good.parent.mkdir()
+    good.write_text("haus house\nmutter mother\n", encoding="utf-8")
+    argv[argv.index(f"dictionary={bad}")] = f"dictionary={good}"
+    assert main(argv) == 0
+    assert (tmp_path / "o" / "xnli" / "codeswitch" / "de" / "manifest.json").is_file()
