@@ -55,7 +55,13 @@ def candidates(family: str, lang: str, split: str, root: Path) -> list[Path]:
         return [root / "bucc2018" / f"{lang}-en.{fs}.{lang}"]
     if family == "tatoeba":
         iso3 = TATOEBA_ISO3.get(lang, lang)
-        return [root / "tatoeba" / f"tatoeba.{iso3}-eng.{iso3}"] if split == "validation" else []
+        if split != "validation":
+            return []
+        # LASER's aligned files first; then the names XTREME's preprocessing writes.
+        return [
+            root / "tatoeba" / f"tatoeba.{iso3}-eng.{iso3}",
+            root / "tatoeba" / f"{lang}-en.{lang}",
+        ]
     if family == "xcopa":
         fs = "val" if split == "validation" else fs
         return [root / "xcopa" / lang / f"{fs}.{lang}.jsonl", root / "xcopa" / f"{fs}.{lang}.jsonl"]
@@ -173,6 +179,10 @@ def _squad(path: Path, lang: str) -> list[dict]:
 
 
 def _tatoeba(path: Path, lang: str) -> list[dict]:
+    if path.name == f"{lang}-en.{lang}":
+        # google-research/xtreme's tatoeba_preprocess sorts the English side, which hides the
+        # gold alignment (labels withheld for its leaderboard): nothing to score.
+        raise Unlabelled(str(path))
     english = path.with_suffix(".eng")
     if not english.exists():
         raise XtremeAdvError(f"{english}: missing (the English side of {path.name})")

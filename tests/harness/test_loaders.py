@@ -69,6 +69,19 @@ def test_unlabelled_split_is_never_scored(tmp_path):
         load_eval_split("xnli", "de", split="test", data_dir=tmp_path)
 
 
+def test_tatoeba_as_xtreme_preprocessing_writes_it_is_unlabelled(tmp_path):
+    # XTREME's tatoeba_preprocess: <xx>-en.<xx> as is, <xx>-en.en sorted (alignment hidden).
+    (tmp_path / "tatoeba").mkdir()
+    (tmp_path / "tatoeba" / "de-en.de").write_text("Wo ist der Bahnhof?\nEs regnet.\n")
+    (tmp_path / "tatoeba" / "de-en.en").write_text("It is raining.\nWhere is the station?\n")
+    with pytest.raises(XtremeAdvError, match=r"unlabelled \(never scored\): .*de-en\.de"):
+        load_eval_split("tatoeba", "de", data_dir=tmp_path)
+    # LASER's aligned files beside them are scored.
+    (tmp_path / "tatoeba" / "tatoeba.deu-eng.deu").write_text("Es regnet.\n")
+    (tmp_path / "tatoeba" / "tatoeba.deu-eng.eng").write_text("It is raining.\n")
+    assert load_eval_split("tatoeba", "de", data_dir=tmp_path).source.endswith("deu-eng.deu")
+
+
 def test_tatoeba_uses_three_letter_file_names(xtreme_data_dir):
     rows = load_eval_split("tatoeba", "zh", data_dir=xtreme_data_dir)
     assert rows.source.endswith("tatoeba.cmn-eng.cmn")
