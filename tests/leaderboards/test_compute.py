@@ -205,3 +205,76 @@ def test_unscored_rows_are_left_out_of_pairing(corpus_copy):
     de = [r for r in board.rows if r["task"] == "xnli" and r["lang"] == "de"]
     assert de and scored
     assert all(r["n_paired"] == len(scored) and r["drop_ci"] is not None for r in de)
+
+
+def _loop_percentiles(values: list[float]) -> list[float]:
+    """95% percentile interval by sorting and linear interpolation (numpy's default method)."""
+    ordered = sorted(values)
+
+    def at(q):
+        pos = q * (len(ordered) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(ordered) - 1)
+        return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+    return [at(0.025), at(0.975)]
+
+
+def test_comparison_example_intervals_match_a_direct_loop(corpus, board):
+    """ci_examples of a language and of the language average, recomputed document by document.
+
+    The replicate draw is the documented one (``stats.row_rng(seed, "cmp|<comparison>|<task>")``,
+    B rows of n positions); everything after it is a plain loop over documents and seeds.
+    """
+    n_boot, seed = 400, 0
+    items = [c for c in board.comparisons if c["task"] == "xnli" and c["attack"] == "visual"]
+    per_lang_reps = {}
+    for item in items:
+        task = f"xtreme_adv_xnli_visual_{item['lang']}"
+        per_doc = {}
+        for s in SEEDS:
+            for recipe, sign in (("anli", 1), ("direct", -1)):
+                folder = corpus / f"e5s-xnli-{recipe}-s{s}"
+                cl = _samples(folder, f"xtreme_xnli_{item['lang']}")
+                ad = _samples(folder, task)
+                for d in cl:
+                    per_doc[d] = per_doc.get(d, 0.0) + sign * (cl[d]["acc"] - ad[d]["acc"])
+        ids = list(_samples(corpus / f"e5s-xnli-anli-s{SEEDS[0]}", task))
+        values = [per_doc[d] / len(SEEDS) for d in ids]
+        rng = stats.row_rng(seed, f"cmp|{item['comparison']}|{task}")
+        draws = rng.integers(0, len(ids), size=(n_boot, len(ids)))
+        reps = [sum(values[j] for j in row) / len(ids) for row in draws]
+        per_lang_reps[item["lang"]] = reps
+        assert item["n_paired"] == len(ids)
+        assert item["diff"] == pytest.approx(sum(values) / len(values))
+        assert item["ci_examples"] == pytest.approx(_loop_percentiles(reps), abs=1e-6)
+    (avg,) = [
+        a for a in board.comparison_averages if a["task"] == "xnli" and a["attack"] == "visual"
+    ]
+    langs = sorted(per_lang_reps)
+    averaged = [sum(per_lang_reps[g][b] for g in langs) / len(langs) for b in range(n_boot)]
+    assert avg["ci_examples"] == pytest.approx(_loop_percentiles(averaged), abs=1e-6)
+    assert avg["n_langs"] == len(langs) == 3
+
+
+def test_row_intervals_match_a_direct_loop(corpus, board):
+    """clean_ci, adv_ci, drop_ci and pdr_ci of one row, recomputed replicate by replicate."""
+    model, task = "e5s-xnli-anli-s1", "xtreme_adv_xnli_charnoise_de"
+    folder = corpus / model
+    cl, ad = _samples(folder, "xtreme_xnli_de"), _samples(folder, task)
+    ids = list(cl)
+    rng = stats.row_rng(0, f"{model}|{task}")
+    draws = rng.integers(0, len(ids), size=(400, len(ids)))
+    clean = [sum(cl[ids[j]]["acc"] for j in row) / len(ids) for row in draws]
+    adv = [sum(ad[ids[j]]["acc"] for j in row) / len(ids) for row in draws]
+    (row,) = [
+        r for r in board.rows
+        if r["model"] == model and r["lang"] == "de" and r["attack"] == "charnoise"
+        and r["task"] == "xnli"
+    ]  # fmt: skip
+    assert row["clean_ci"] == pytest.approx(_loop_percentiles(clean), abs=1e-6)
+    assert row["adv_ci"] == pytest.approx(_loop_percentiles(adv), abs=1e-6)
+    drops = [c - a for c, a in zip(clean, adv)]
+    assert row["drop_ci"] == pytest.approx(_loop_percentiles(drops), abs=1e-6)
+    pdrs = [1 - a / c for c, a in zip(clean, adv)]
+    assert row["pdr_ci"] == pytest.approx(_loop_percentiles(pdrs), abs=1e-6)
