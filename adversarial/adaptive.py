@@ -2,9 +2,16 @@
 
 Accuracy under attack = failed / total, attack success rate = successful / (successful + failed),
 average queries and perturbed-word percentage come from ``textattack.metrics`` over the results.
+A metric TextAttack leaves undefined (the mean over no results: ``avg_word_perturbed_perc`` when no
+attack succeeds, ``avg_num_queries`` when every example is skipped) is reported as ``null``, so
+the report is strict JSON.
 """
 
 from __future__ import annotations
+
+import math
+import numbers
+import warnings
 
 from adversarial import recipes
 from adversarial.engine import TEXT_FIELDS
@@ -56,7 +63,9 @@ def run_adaptive(
         silent=True,
         disable_stdout=True,
     )
-    with language(lang):
+    with language(lang), warnings.catch_warnings():
+        # The Attacker's own summary takes means over empty slices (no success, all skipped).
+        warnings.simplefilter("ignore", RuntimeWarning)
         results = textattack.Attacker(recipe, dataset, args).attack_dataset()
     return {
         "model": str(model),
@@ -73,13 +82,25 @@ def run_adaptive(
     }
 
 
+def json_number(value: object) -> int | float | None:
+    """``value`` (a Python or numpy number) as a JSON-safe number: NaN and infinities are None."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
+
+
 def attack_metrics(results: list) -> dict:
-    """TextAttack's own summary numbers for a list of attack results."""
+    """TextAttack's own summary numbers for a list of attack results (undefined ones None)."""
     M = textattack.metrics
-    success = M.AttackSuccessRate().calculate(results)
-    words = M.WordsPerturbed().calculate(results)
-    queries = M.AttackQueries().calculate(results)
-    return {
+    with warnings.catch_warnings():  # numpy's "mean of empty slice": reported as None below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        success = M.AttackSuccessRate().calculate(results)
+        words = M.WordsPerturbed().calculate(results)
+        queries = M.AttackQueries().calculate(results)
+    raw = {
         "n_examples": len(results),
         "successful_attacks": success["successful_attacks"],
         "failed_attacks": success["failed_attacks"],
@@ -90,3 +111,4 @@ def attack_metrics(results: list) -> dict:
         "avg_num_queries": queries["avg_num_queries"],
         "avg_word_perturbed_perc": words["avg_word_perturbed_perc"],
     }
+    return {key: json_number(value) for key, value in raw.items()}

@@ -186,7 +186,7 @@ def cmd_adaptive(args) -> int:
         data_dir=args.data_dir,
         split=args.split,
     )
-    text = json.dumps(report, indent=1, sort_keys=True)
+    text = json.dumps(report, indent=1, sort_keys=True, allow_nan=False)  # strict JSON
     print(text)
     if args.json:
         from adversarial.build import atomic_write_text

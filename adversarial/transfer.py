@@ -10,24 +10,42 @@ from __future__ import annotations
 import difflib
 import json
 from collections import OrderedDict
+from typing import Any
 
 from adversarial import recipes
 from adversarial.engine import TEXT_FIELDS
 from adversarial.segment import word_spans
 from adversarial.textattack_compat import AttackedText, language, textattack
+from harness_tasks.errors import XtremeAdvError
 
 Results = textattack.attack_results
 
 
-def label_index(task: str, model) -> list[int]:
-    """Model output index of each of the task's labels (by name, else the same order)."""
+def label_index(task: str, model: Any) -> list[int]:
+    """Model output index of each of the task's labels, matched by ``id2label`` name.
+
+    Names are compared case-insensitively, with the aliases the ``xtreme-encoder`` adapter
+    accepts (docs/contracts.md section 4); a checkpoint whose names do not cover the task's
+    labels exactly is a user error, never a silent positional mapping.
+    """
+    from harness_tasks.adapter.checkpoint import LABEL_ALIASES
     from harness_tasks.families import FAMILIES
 
-    labels = FAMILIES[task].labels or ()
-    names = {str(v).lower(): int(k) for k, v in (model.config.id2label or {}).items()}
-    if labels and all(label.lower() in names for label in labels):
-        return [names[label.lower()] for label in labels]
-    return list(range(len(labels)))
+    labels = tuple(FAMILIES[task].labels or ())
+    id2label = {int(k): str(v) for k, v in (model.config.id2label or {}).items()}
+    by_name: dict[str, int] = {}
+    for index, name in sorted(id2label.items()):
+        key = name.strip().lower()
+        by_name[LABEL_ALIASES.get(key) or key] = index
+    missing = [label for label in labels if label.lower() not in by_name]
+    if missing or len(id2label) != len(labels):
+        where = getattr(model.config, "_name_or_path", "") or "the checkpoint"
+        names = [id2label[i] for i in sorted(id2label)]
+        raise XtremeAdvError(
+            f"checkpoint {where}: config.json id2label names {names} do not match {task}'s "
+            f"labels {list(labels)} (mapped case-insensitively); missing {missing or 'none'}"
+        )
+    return [by_name[label.lower()] for label in labels]
 
 
 def word_edits(a: str, b: str, lang: str) -> list[dict]:
