@@ -153,7 +153,7 @@ class Perturber:
     def _candidates(self, words: list[str], contexts: list[str], order: list[int]) -> dict:
         """Replacement candidates per word index (masked LM: one batched pass)."""
         if hasattr(self.transformation, "fill_masks"):
-            filled = self.transformation.fill_masks(contexts)
+            filled = self.transformation.fill_masks(contexts, [words[i] for i in order])
             return {i: [w for w in c if w != words[i]] for i, c in zip(order, filled, strict=True)}
         return {i: self.transformation._get_replacement_words(words[i]) for i in order}
 

@@ -8,12 +8,16 @@ caller reseeds per example (``reseed``): output never depends on Python's global
 
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 
+import regex
+
 from adversarial import lexicon
-from adversarial.segment import graphemes
+from adversarial.segment import graphemes, script_of
 from adversarial.segment import words as segment_words
 from adversarial.textattack_compat import textattack
 
@@ -158,15 +162,99 @@ class DictionarySwap(SeededWordSwap):
     """Code-switching (PolyGloss-style, Tan & Joty 2021): a word becomes its dictionary translation.
 
     ``dictionary`` maps a lower-cased source word to its translations (MUSE format, one
-    ``source target`` pair per line); case is carried over from the replaced word.
+    ``source target`` pair per line); case is carried over from the replaced word. Words are
+    looked up in NFC: Hindi text and dictionaries write a nukta letter both as one code point
+    (U+095C "ड़") and as letter plus nukta (U+0921 U+093C), which NFC makes one form.
     """
 
     def __init__(self, lang: str, dictionary: dict[str, tuple[str, ...]], seed: int = 0):
         super().__init__(lang, seed)
         self.dictionary = dictionary
+        self._table: dict[str, tuple[str, ...]] = {}
+        for source, targets in dictionary.items():
+            key = _lookup_key(source)
+            merged = self._table.get(key, ()) + tuple(targets)
+            self._table[key] = tuple(dict.fromkeys(merged))
 
     def candidates(self, word: str) -> list[str]:
-        return [_recover_case(t, word) for t in self.dictionary.get(word.lower(), ())]
+        return [_recover_case(t, word) for t in self._table.get(_lookup_key(word), ())]
+
+
+def _lookup_key(word: str) -> str:
+    return unicodedata.normalize("NFC", word.lower())
+
+
+# Scripts written without spaces between words. There SentencePiece's "▁" only marks a preceding
+# space (XLM-R tokenises "他说，妈妈" as "▁", "他说", ",", "妈妈"), so a piece without it is as
+# much a word as one with it; the word segmenter decides (a candidate must be one whole word).
+# Elsewhere a piece without "▁" is a fragment of a longer word ("Haus" in "Rathaus").
+_UNSPACED_SCRIPTS = frozenset({"HAN", "JAPANESE", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"})
+_KANJI_KANA = frozenset({"HAN", "HIRAGANA", "KATAKANA"})
+# Characters that belong to every script (Common: "ー", "ʼ"; Inherited: combining accents,
+# Arabic harakat): they never decide a word's script.
+_ANY_SCRIPT = regex.compile(r"[\p{Script=Common}\p{Script=Inherited}]")
+_EAST_ASIAN = (
+    ("HAN", regex.compile(r"\p{Script=Han}")),
+    ("HIRAGANA", regex.compile(r"\p{Script=Hiragana}")),
+    ("KATAKANA", regex.compile(r"\p{Script=Katakana}")),
+    ("HANGUL", regex.compile(r"\p{Script=Hangul}")),
+)
+
+
+@functools.cache
+def _char_script(ch: str) -> str:
+    for name, pattern in _EAST_ASIAN:  # their Unicode names do not start with the script name
+        if pattern.match(ch):
+            return name
+    return script_of(ch)
+
+
+@functools.lru_cache(maxsize=1 << 18)  # a vocabulary's worth: each candidate is checked often
+def word_scripts(word: str, lang: str) -> frozenset[str]:
+    """The scripts of the letters and script-specific marks of ``word`` (upper-case names).
+
+    Japanese writes one word in kanji and kana alike ("食べる"), so for ``lang == "ja"`` Han,
+    Hiragana and Katakana count as one script, JAPANESE (ISO 15924 ``Jpan``).
+    """
+    scripts = {
+        _char_script(ch)
+        for ch in word
+        if unicodedata.category(ch)[0] in "LM" and not _ANY_SCRIPT.match(ch)
+    }
+    if lang == "ja" and scripts & _KANJI_KANA:
+        scripts = (scripts - _KANJI_KANA) | {"JAPANESE"}
+    return frozenset(scripts)
+
+
+@functools.cache
+def language_script(lang: str) -> frozenset[str]:
+    """The main script of ``lang``: the commonest among the letters of its stopwords (or none)."""
+    counts = Counter(s for w in lexicon.stopwords(lang) for s in word_scripts(w, lang))
+    return frozenset(s for s, _ in counts.most_common(1))
+
+
+def keep_mlm_candidate(word: str, word_initial: bool, original: str | None, lang: str) -> bool:
+    """Whether vocabulary entry ``word`` may replace ``original`` in a text of language ``lang``.
+
+    ``word_initial``: the entry starts a word (SentencePiece "▁", or WordPiece without "##").
+    The candidate must be one whole word of ``lang`` (:func:`adversarial.segment.words`), start
+    with a base character rather than a combining mark, have letters only in the script(s) of
+    ``original`` (of the language when ``original`` is not known; a word without letters, like a
+    number, is never replaced), and be word-initial unless it is written in a script without
+    spaces (see ``_UNSPACED_SCRIPTS``).
+    """
+    if not word or unicodedata.category(word[0])[0] == "M":
+        return False
+    scripts = word_scripts(word, lang)
+    if original is not None:
+        reference = word_scripts(original, lang)  # empty for a number: nothing replaces it
+    else:
+        reference = language_script(lang) or scripts  # no stopword list: no script to keep
+    if not scripts or not scripts <= reference:
+        return False
+    if not word_initial and not scripts <= _UNSPACED_SCRIPTS:
+        return False
+    return segment_words(word, lang) == [word]
 
 
 class MultilingualMaskedLM(WordSwapMaskedLM):
@@ -174,8 +262,8 @@ class MultilingualMaskedLM(WordSwapMaskedLM):
 
     TextAttack's version only accepts BERT-like model types, pads every batch to 512 tokens and
     keeps only ``[a-zA-Z]`` candidates; this subclass replaces the candidate step: dynamic padding,
-    SentencePiece or WordPiece word-start tokens, and a candidate must be one word of the same
-    language (:func:`adversarial.segment.words`).
+    and a candidate must be a whole word of the language in the replaced word's script
+    (:func:`keep_mlm_candidate`).
     """
 
     def __init__(
@@ -197,28 +285,32 @@ class MultilingualMaskedLM(WordSwapMaskedLM):
         )
         self.lang = lang
         self.rng = random.Random(seed)
-        self._vocab_words = self._word_start_vocabulary()
+        self._vocab_words = self._word_vocabulary()
 
     def reseed(self, seed: int) -> None:
         """Restart the random stream (kept for a uniform interface; the MLM is deterministic)."""
         self.rng = random.Random(seed)
 
-    def _word_start_vocabulary(self) -> dict[int, str]:
-        """Token id -> word, for vocabulary entries that are a whole word by themselves."""
+    def _word_vocabulary(self) -> dict[int, tuple[str, bool]]:
+        """Token id -> (text without word marker, whether the token starts a word)."""
         tok = self._lm_tokenizer
         special = set(tok.all_special_ids)
+        vocab = tok.get_vocab()
+        # SentencePiece vocabularies (XLM-R, mT5 ...) mark word starts with "▁"; WordPiece
+        # vocabularies (mBERT) mark continuations with "##" instead.
+        sentencepiece = any(token.startswith("▁") for token in vocab)
         out = {}
-        for token, idx in tok.get_vocab().items():
+        for token, idx in vocab.items():
             if idx in special:
                 continue
-            if token.startswith("▁"):  # SentencePiece word start (XLM-R, mT5 ...)
-                word = token[1:]
-            elif token.startswith("##"):  # WordPiece continuation: never a word by itself
-                continue
+            if sentencepiece:
+                initial = token.startswith("▁")
+                word = token[1:] if initial else token
             else:
-                word = token
+                initial = not token.startswith("##")
+                word = token if initial else token[2:]
             if word and any(unicodedata.category(c)[0] == "L" for c in word):
-                out[idx] = word
+                out[idx] = (word, initial)
         return out
 
     def _encode_text(self, text):
@@ -227,36 +319,67 @@ class MultilingualMaskedLM(WordSwapMaskedLM):
         )
         return encoding.to(self._language_model.device)
 
-    def fill_masks(self, masked_texts: list[str]) -> list[list[str]]:
-        """For each text holding one mask token, the candidate words for the mask, best first."""
+    def fill_masks(
+        self, masked_texts: list[str], originals: list[str] | None = None
+    ) -> list[list[str]]:
+        """For each text holding one mask token, the candidate words for the mask, best first.
+
+        ``originals[k]`` is the word that the mask of ``masked_texts[k]`` replaced: candidates
+        keep its script. Without it they keep the language's main script.
+        """
         import torch
 
+        if originals is not None and len(originals) != len(masked_texts):
+            raise ValueError("fill_masks: one original word per masked text")
+        mask_id = self._lm_tokenizer.mask_token_id
         out: list[list[str]] = []
         for start in range(0, len(masked_texts), self.batch_size):
             inputs = self._encode_text(masked_texts[start : start + self.batch_size])
+            rows = inputs["input_ids"].tolist()
+            positions = [ids.index(mask_id) if mask_id in ids else None for ids in rows]
             with torch.no_grad():
-                logits = self._language_model(**inputs).logits
-            for row, ids in enumerate(inputs["input_ids"].tolist()):
-                if self._lm_tokenizer.mask_token_id not in ids:  # truncated away
+                logits = self.mask_logits(inputs, [p or 0 for p in positions])
+            for row, pos in enumerate(positions):
+                if pos is None:  # truncated away
                     out.append([])
                     continue
-                pos = ids.index(self._lm_tokenizer.mask_token_id)
-                probs = torch.softmax(logits[row, pos].float(), dim=0)
+                original = originals[start + row] if originals is not None else None
+                probs = torch.softmax(logits[row].float(), dim=0)
                 top = torch.topk(probs, min(len(probs), self.max_candidates * 20))
-                words = []
+                words: list[str] = []
                 for p, idx in zip(top.values.tolist(), top.indices.tolist(), strict=True):
                     if p < self.min_confidence or len(words) >= self.max_candidates:
                         break
-                    word = self._vocab_words.get(idx)
-                    if word and segment_words(word, self.lang) == [word]:
-                        words.append(word)
+                    entry = self._vocab_words.get(idx)
+                    if entry and entry[0] not in words:
+                        if keep_mlm_candidate(entry[0], entry[1], original, self.lang):
+                            words.append(entry[0])
                 out.append(words)
         return out
+
+    def mask_logits(self, inputs, positions: list[int]):
+        """Vocabulary logits at one position per row of ``inputs``, shape (rows, vocabulary).
+
+        The vocabulary projection (250k entries for XLM-R) costs as much as the encoder when it
+        is applied to every token; BERT- and RoBERTa-style heads (``cls``, ``lm_head``) are
+        applied here to the masked positions only, with identical results. Other models get
+        the full forward pass.
+        """
+        import torch
+
+        model = self._language_model
+        head = getattr(model, "lm_head", None) or getattr(model, "cls", None)
+        index = torch.arange(len(positions), device=inputs["input_ids"].device)
+        at = torch.tensor(positions, device=index.device)
+        if head is None or not isinstance(head, torch.nn.Module):
+            return model(**inputs).logits[index, at]
+        hidden = model.base_model(**inputs)[0]
+        return head(hidden[index, at])
 
     def _bae_replacement_words(self, current_text, indices_to_modify):
         mask = self._lm_tokenizer.mask_token
         masked = [current_text.replace_word_at_index(i, mask).text for i in indices_to_modify]
-        return self.fill_masks(masked)
+        return self.fill_masks(masked, [current_text.words[i] for i in indices_to_modify])
 
     def _get_transformations(self, current_text, indices_to_modify):
         indices = list(indices_to_modify)
