@@ -27,6 +27,9 @@ def small_classifier(tmp_path_factory, embedded_model_dir_small) -> Path:
         id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
     )
+    # An untrained head with the usual 0.02 init gives near-constant logits; std 1 makes the
+    # decisions depend on the input, so attacks can succeed and fail.
+    torch.nn.init.normal_(model.classifier.weight, std=1.0)
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(embedded_model_dir_small).save_pretrained(out)
     return out

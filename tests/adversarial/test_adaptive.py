@@ -33,26 +33,9 @@ NO_SIM = {"min_similarity": 0}
 
 
 @pytest.fixture(scope="module")
-def classifier(tmp_path_factory) -> Path:
-    """The embedded encoder (2 layers) with a seeded 3-way XNLI head (std 1.0 weights)."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from harness_tasks.embedded import default_model_dir
-
-    base = default_model_dir(layers=2)
-    out = tmp_path_factory.mktemp("adaptive-clf")
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base,
-        num_labels=3,
-        id2label=dict(enumerate(LABELS)),
-        label2id={name: i for i, name in enumerate(LABELS)},
-    )
-    torch.nn.init.normal_(model.classifier.weight, std=1.0)
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(base).save_pretrained(out)
-    return out
+def classifier(small_classifier) -> Path:
+    """The shared seeded 3-way XNLI classifier on the 2-layer embedded encoder."""
+    return small_classifier
 
 
 @pytest.fixture(scope="module")

@@ -126,6 +126,11 @@ def test_injected_failure_leaves_no_set_and_resumes(tmp_path, xtreme_data_dir, m
     assert _bytes(resumed) == _bytes(fresh)
 
 
+def _merge(root: Path) -> int:
+    return main(["merge", "--task", "xnli", "--attack", "charnoise", "--langs", "de",
+                 "--out", str(root)])  # fmt: skip
+
+
 def test_shards_from_machines_with_other_folders_merge(tmp_path, xtreme_data_dir):
     # Two "machines": the same data under different absolute paths, one shard each.
     import shutil
@@ -135,71 +140,20 @@ def test_shards_from_machines_with_other_folders_merge(tmp_path, xtreme_data_dir
     root = tmp_path / "sharded"
     assert _fast_build(xtreme_data_dir, root, 150, num_shards=2, shard_index=0) is None
     assert _fast_build(copy, root, 150, num_shards=2, shard_index=1) is None
-    assert main(["merge", "--task", "xnli", "--attack", "charnoise", "--langs", "de",
-                 "--out", str(root)]) == 0  # fmt: skip
+    assert _merge(root) == 0
     whole = _fast_build(xtreme_data_dir, tmp_path / "whole", 150)
     assert _bytes(root / "xnli" / "charnoise" / "de") == _bytes(whole)
 
 
 def test_shards_merge_to_the_unsharded_set(tmp_path, xtreme_data_dir, capsys):
-    whole = build(
-        _request(xtreme_data_dir, limit=150, params=FAST), root=tmp_path / "whole", progress=False
-    )
+    whole = _fast_build(xtreme_data_dir, tmp_path / "whole", 150)
     root = tmp_path / "sharded"
-    assert (
-        build(
-            _request(xtreme_data_dir, limit=150, params=FAST),
-            root=root,
-            num_shards=2,
-            shard_index=1,
-            progress=False,
-        )
-        is None
-    )
+    assert _fast_build(xtreme_data_dir, root, 150, num_shards=2, shard_index=1) is None
     # Merging before every shard is done is a clear error.
-    assert (
-        main(
-            [
-                "merge",
-                "--task",
-                "xnli",
-                "--attack",
-                "charnoise",
-                "--langs",
-                "de",
-                "--out",
-                str(root),
-            ]
-        )
-        == 2
-    )
+    assert _merge(root) == 2
     assert "chunks missing" in capsys.readouterr().err
-    assert (
-        build(
-            _request(xtreme_data_dir, limit=150, params=FAST),
-            root=root,
-            num_shards=2,
-            shard_index=0,
-            progress=False,
-        )
-        is None
-    )
-    assert (
-        main(
-            [
-                "merge",
-                "--task",
-                "xnli",
-                "--attack",
-                "charnoise",
-                "--langs",
-                "de",
-                "--out",
-                str(root),
-            ]
-        )
-        == 0
-    )
+    assert _fast_build(xtreme_data_dir, root, 150, num_shards=2, shard_index=0) is None
+    assert _merge(root) == 0
     assert _bytes(root / "xnli" / "charnoise" / "de") == _bytes(whole)
 
 
