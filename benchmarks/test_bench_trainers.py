@@ -23,6 +23,7 @@ XTREME = (REPO / "../shared/data/xtreme").resolve()
 N_EXAMPLES, BATCH, MAX_LENGTH, SEED = 512, 16, 128, 42
 LABELS = ["entailment", "neutral", "contradiction"]
 _runs = itertools.count()
+RATES: dict[str, float] = {}
 
 pytestmark = pytest.mark.skipif(not XTREME.is_dir(), reason="../shared/data is absent")
 
@@ -117,3 +118,15 @@ def test_bench_training_throughput(
 
     benchmark.pedantic(run, setup=fresh, rounds=3, iterations=1)
     benchmark.extra_info["examples_per_second"] = N_EXAMPLES / benchmark.stats["mean"]
+    RATES[side] = N_EXAMPLES / benchmark.stats["mean"]
+
+
+def test_trainers_reach_the_plain_trainer_throughput(benchmark) -> None:
+    """The ratio of the two sides above (run the whole module); goal >= 0.95."""
+    if set(RATES) != {"plain_trainer", "trainers_direct"}:
+        pytest.skip("run the whole module: the two sides are measured by the test above")
+    ratio = RATES["trainers_direct"] / RATES["plain_trainer"]
+    benchmark.extra_info.update(ratio=round(ratio, 3), **{k: round(v, 2) for k, v in RATES.items()})
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    print(f"\nexamples/s: {RATES}\ntrainers / plain Trainer: {ratio:.3f}")
+    assert ratio >= 0.95

@@ -88,6 +88,20 @@ def training_arguments(
     return TrainingArguments(**kwargs)
 
 
+class NoFinalCheckpoint(TrainerCallback):
+    """Skip the resume checkpoint Trainer writes after the last step (weights, optimizer and
+    scheduler: seconds for a small model, minutes for a large one). The phase saves its model
+    right after; a run killed in between resumes from the last periodic checkpoint and ends
+    with the same weights."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        """Cancel the save that DefaultFlowCallback asked for at the final step only."""
+        periodic = state.save_steps > 0 and state.global_step % state.save_steps == 0
+        if state.global_step >= state.max_steps and not periodic:
+            control.should_save = False
+        return control
+
+
 def _train(trainer: Trainer, output_dir: Path) -> dict:
     """Train, resuming from the last checkpoint in ``output_dir`` if there is one."""
     last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
@@ -175,7 +189,7 @@ def intermediate_phase(
         train_dataset=MultiTaskDataset(features),
         data_collator=MultiTaskCollator([HEADS[d.task.head].collator(tokenizer) for d in data]),
         processing_class=tokenizer,
-        callbacks=list(callbacks),
+        callbacks=[NoFinalCheckpoint(), *callbacks],
         task_batch_sampler=sampler,
     )
     metrics = _train(trainer, work)
@@ -227,7 +241,7 @@ def target_phase(
         train_dataset=features,
         data_collator=head.collator(tokenizer),
         processing_class=tokenizer,
-        callbacks=list(callbacks),
+        callbacks=[NoFinalCheckpoint(), *callbacks],
     )
     metrics = _train(trainer, work)
     record = _phase_record("target", [data], settings, config, args, metrics)

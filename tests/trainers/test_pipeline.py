@@ -215,3 +215,16 @@ def test_yaml_config_and_flags(tmp_path: Path, xtreme_data_dir: Path) -> None:
     assert config.target_settings.num_train_epochs == 1  # the flag beats the file
     assert config.target_settings.per_device_train_batch_size == 4  # jiant-pawsx preset
     assert config.trainer_args == {"lr_scheduler_type": "constant"}
+
+
+def test_no_resume_checkpoint_after_the_last_step(tiny_model: Path, xtreme_data_dir: Path,
+                                                  tmp_path: Path) -> None:  # fmt: skip
+    # 48 examples / batch 8 = 6 steps; checkpoints every 4: step 4 is kept for resuming, the
+    # final model is saved by the phase itself, so no checkpoint-6 (optimizer state included).
+    out = tmp_path / "run"
+    assert _train("direct", "--model", str(tiny_model), "--target", "xnli", "--out", str(out),
+                  "--data-dir", str(xtreme_data_dir), "--save-steps", "4", "--keep-checkpoints",
+                  *SMALL) == 0  # fmt: skip
+    work = out / "_work" / "target"
+    assert sorted(p.name for p in work.glob("checkpoint-*")) == ["checkpoint-4"]
+    assert _card(out)["phases"][0]["metrics"]["global_step"] == 6
