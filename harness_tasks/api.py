@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness_tasks.registration import include_paths, install_task_manager, register_model
+from harness_tasks.registration import (
+    cache_templates,
+    include_paths,
+    install_task_manager,
+    register_model,
+)
 
 
 def task_manager(include_path: str | list[str] | None = None, **kwargs: Any):
@@ -29,6 +34,7 @@ def simple_evaluate(*args: Any, include_path: str | list[str] | None = None, **k
 
     register_model()
     install_task_manager()
+    cache_templates()
     manager = kwargs.pop("task_manager", None) or task_manager(include_path)
     tasks = kwargs.pop("tasks", None)
     if tasks is not None:

@@ -22,6 +22,7 @@ from harness_tasks.errors import XtremeAdvError
 from harness_tasks.families import FAMILIES
 from harness_tasks.registration import (
     adversarial_tasks_path,
+    cache_templates,
     install_task_manager,
     register_model,
 )
@@ -106,6 +107,7 @@ def run_lm_eval(argv: list[str]) -> int:
 
     register_model()
     install_task_manager()
+    cache_templates()
     setup_logging()
     saved = sys.argv
     sys.argv = ["xtreme-adv eval", *argv]

@@ -59,3 +59,24 @@ def install_task_manager() -> None:
             super().__init__(*args, include_path=include_paths(include_path), **kwargs)
 
     lm_tasks.TaskManager = XtremeTaskManager
+
+
+def cache_templates() -> None:
+    """Compile each distinct Jinja prompt template once (lm-eval 0.4.13 recompiles it for every
+    document and field, about 2 ms each: a quarter of an encoder's evaluation time on XNLI).
+
+    Same environment, same template text, same rendering: only the compile step is shared.
+    """
+    import functools
+
+    from lm_eval import utils
+
+    if getattr(utils.apply_template, "_xtreme_adv", False):
+        return
+    compile_template = functools.lru_cache(maxsize=4096)(utils.env.from_string)
+
+    def apply_template(template: str, doc: dict) -> str:
+        return compile_template(template).render(**doc)
+
+    apply_template._xtreme_adv = True  # type: ignore[attr-defined]
+    utils.apply_template = apply_template
