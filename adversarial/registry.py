@@ -116,5 +116,18 @@ def lm_eval_dataset(task: str, attack: str, lang: str, root: str | None = None, 
     """lm-eval ``custom_dataset`` hook: the built set under the split key ``eval``."""
     import datasets
 
-    dataset, _ = load_set(task, attack, lang, root)
+    from harness_tasks.data import LOADED
+
+    dataset, manifest = load_set(task, attack, lang, root)
+    # What `xtreme-adv eval` writes into the results' xtreme_adv section, as for clean tasks.
+    LOADED[task_name(task, attack, lang)] = {
+        "split": manifest["split"],
+        "source": str(set_dir(Path(root) if root else default_root(), task, attack, lang)),
+        "data_sha256": manifest["data"]["sha256"],
+        "n_docs": len(dataset),
+        "clean_data_sha256": manifest["source"]["sha256"],
+        "attack": manifest["attack"]["name"],
+        "params": manifest["attack"]["params"],
+        "seed": manifest["seed"],
+    }
     return datasets.DatasetDict({"eval": dataset})

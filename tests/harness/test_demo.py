@@ -57,6 +57,17 @@ def test_demo_builds_attacks_evaluates_and_ranks_on_the_sample(tmp_path, embedde
     ]
     assert de_row.split()[-3:] == expected
     assert "Step 5: skipped" in run.stdout  # no XNLI training data in the sample
+    # Each adversarial task's data is recorded in the results like a clean task's.
+    (results_file,) = (out / "results").rglob("results_*.json")
+    recorded = json.loads(results_file.read_text(encoding="utf-8"))["xtreme_adv"]["tasks"]
+    for attack in ATTACKS:
+        manifest = json.loads(
+            (out / "adversarial" / "tatoeba" / attack / "de" / "manifest.json").read_text()
+        )
+        entry = recorded[f"xtreme_adv_tatoeba_{attack}_de"]
+        assert entry["data_sha256"] == manifest["data"]["sha256"]
+        assert entry["clean_data_sha256"] == recorded["xtreme_tatoeba_de"]["data_sha256"]
+        assert entry["attack"] == attack and entry["split"] == "validation"
 
     # The leaderboard was built from the same results, and its site is complete.
     board = json.loads((out / "site" / "leaderboard.json").read_text(encoding="utf-8"))
