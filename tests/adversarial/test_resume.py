@@ -170,6 +170,11 @@ BAD = [
 ]
 
 
+def _build_argv(out: Path, data_dir: Path, *args: str) -> list[str]:
+    """``attack build`` arguments for 8 documents of the shared data into ``out``."""
+    return ["build", *args, "--out", str(out), "--data-dir", str(data_dir), "--limit", "8"]
+
+
 @pytest.mark.parametrize(("extra", "message"), BAD)
 def test_bad_input_is_one_line_and_writes_nothing(
     tmp_path, xtreme_data_dir, capsys, extra, message
@@ -181,17 +186,9 @@ def test_bad_input_is_one_line_and_writes_nothing(
             args[extra[i]] = extra[i + 1]
         else:
             flags += extra[i : i + 2]
-    argv = [
-        "build",
-        *[x for kv in args.items() for x in kv],
-        "--out",
-        str(tmp_path / "o"),
-        "--data-dir",
-        str(xtreme_data_dir),
-        "--limit",
-        "8",
-        *flags,
-    ]
+    argv = _build_argv(
+        tmp_path / "o", xtreme_data_dir, *[x for kv in args.items() for x in kv], *flags
+    )
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("xtreme-adv attack: error: ")
@@ -203,23 +200,8 @@ def test_bad_input_is_one_line_and_writes_nothing(
 def test_bad_dictionary_file_names_file_and_line(tmp_path, xtreme_data_dir, capsys):
     bad = tmp_path / "de-en.txt"
     bad.write_text("haus house\nmutter\tmother\tMutti\n", encoding="utf-8")
-    argv = [
-        "build",
-        "--task",
-        "xnli",
-        "--langs",
-        "de",
-        "--attack",
-        "codeswitch",
-        "--param",
-        f"dictionary={bad}",
-        "--out",
-        str(tmp_path / "o"),
-        "--data-dir",
-        str(xtreme_data_dir),
-        "--limit",
-        "8",
-    ]
+    argv = _build_argv(tmp_path / "o", xtreme_data_dir, "--task", "xnli", "--langs", "de",
+                       "--attack", "codeswitch", "--param", f"dictionary={bad}")  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"{bad}: line 2: expected 'source target'" in err and err.count("\n") == 1
