@@ -296,7 +296,12 @@ class Perturber:
         text = doc["context"]
         protected = _answer_spans(doc)
         found = find_gazetteer_entities(text, self.lang, self.gazetteer)
-        found = [f for f in found if not _overlaps((f[0], f[1]), protected)]
+        # Entities the question names stay too: they tie the question to the answer's sentence.
+        asked = doc.get("question", "").casefold()
+        found = [
+            f for f in found
+            if not _overlaps((f[0], f[1]), protected) and text[f[0] : f[1]].casefold() not in asked
+        ]  # fmt: skip
         fp = FieldPlan("context", text, [], len(word_spans(text, self.lang)))
         used: list[Span] = []
         for start, end, etype in rng.sample(found, len(found)):

@@ -164,6 +164,10 @@ def test_entityswap_swaps_same_type_entities(out_root, xtreme_data_dir):
     )
     manifest = _check_set(folder, xtreme_data_dir, "xquad", "ar", limit=40)
     assert manifest["validity"]["attacked"] > 0
+    # An entity the question names is never swapped out of the context.
+    for row in _rows(folder):
+        for edit in json.loads(row["adv_edits"]):
+            assert edit["original"].casefold() not in row["question"].casefold()
 
 
 def test_codeswitch_with_a_muse_dictionary(out_root, xtreme_data_dir, tmp_path):
