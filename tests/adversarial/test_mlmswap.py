@@ -7,7 +7,6 @@ what exercises the candidate filter (a trained XLM-R mostly proposes sensible wo
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import regex
 
 from adversarial.segment import words as segment_words
 from adversarial.transformations import keep_mlm_candidate, word_scripts
+from tests.harness.tiny_models import build_tiny
 
 from .test_build import _build, _check_set, _rows
 
@@ -61,36 +61,10 @@ def _scripts(word: str) -> set[str]:
     return out
 
 
-def _xlmr_tokenizer_file() -> Path:
-    """The real XLM-R tokenizer.json that semantra_multilingual ships."""
-    root = importlib.resources.files("semantra_multilingual")
-    return Path(str(root / "assets" / "multilingual-e5-small" / "tokenizer.json"))
-
-
 @pytest.fixture(scope="module")
 def tiny_mlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seeded, randomly initialised XLMRobertaForMaskedLM (hidden 32, 2 layers) in a folder."""
-    import torch
-    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM, XLMRobertaTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-mlm")
-    tokenizer = XLMRobertaTokenizerFast(tokenizer_file=str(_xlmr_tokenizer_file()))
-    config = XLMRobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=514,
-        type_vocab_size=1,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    torch.manual_seed(0)
-    XLMRobertaForMaskedLM(config).save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return build_tiny(tmp_path_factory.mktemp("tiny-mlm"), "mlm", xlmr=True)
 
 
 @pytest.fixture(scope="module")

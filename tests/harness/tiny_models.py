@@ -15,6 +15,7 @@ HEAD_CLASSES = {
     "qa": "AutoModelForQuestionAnswering",
     "tagging": "AutoModelForTokenClassification",
     "base": "AutoModel",
+    "mlm": "AutoModelForMaskedLM",
 }
 
 
@@ -26,22 +27,24 @@ def xlmr_tokenizer():
     return XLMRobertaTokenizerFast(tokenizer_file=str(path), model_max_length=512)
 
 
-def build_tiny(out: Path, head: str, labels: list[str] | None = None, seed: int = 0) -> Path:
-    """Save a 2-layer, 32-wide BERT with ``head`` (and ``labels`` names) into ``out``."""
+def build_tiny(
+    out: Path, head: str, labels: list[str] | None = None, seed: int = 0, xlmr: bool = False
+) -> Path:
+    """Save a 2-layer, 32-wide BERT (or XLM-R, ``xlmr``) with ``head`` (and ``labels`` names)
+    into ``out``."""
     import torch
     import transformers
-    from transformers import BertConfig
+    from transformers import BertConfig, XLMRobertaConfig
 
     tokenizer = xlmr_tokenizer()
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=514,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    shape = {"vocab_size": len(tokenizer), "hidden_size": 32, "num_hidden_layers": 2,
+             "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 514,
+             "pad_token_id": tokenizer.pad_token_id}  # fmt: skip
+    if xlmr:
+        config = XLMRobertaConfig(**shape, type_vocab_size=1, bos_token_id=tokenizer.bos_token_id,
+                                  eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    else:
+        config = BertConfig(**shape)
     if labels is not None:
         config.id2label = dict(enumerate(labels))
         config.label2id = {name: i for i, name in enumerate(labels)}
