@@ -106,14 +106,14 @@ def push(root: str | Path, task: str, attack: str, lang: str, repo: str) -> str:
     dataset ``repo`` (created if absent); returns a one-line summary."""
     import huggingface_hub
 
+    from adversarial.registry import build_command
+
     root = Path(root)
     where = _where("push", repo, task, attack, lang)
     folder = set_dir(root, task, attack, lang)
     if not (folder / "manifest.json").is_file():
-        raise XtremeAdvError(
-            f"{where}: no built set in {folder}; build it with `xtreme-adv attack build "
-            f"--task {task} --langs {lang} --attack {attack}`"
-        )
+        command = build_command(task, attack, lang)
+        raise XtremeAdvError(f"{where}: no built set in {folder}; build it with `{command}`")
     manifest = _check_set(folder, task, attack, lang, where)
     api = huggingface_hub.HfApi()
     try:

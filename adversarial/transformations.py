@@ -169,15 +169,15 @@ class DictionarySwap(SeededWordSwap):
 
     def __init__(self, lang: str, dictionary: dict[str, tuple[str, ...]], seed: int = 0):
         super().__init__(lang, seed)
-        self.dictionary = dictionary
-        self._table: dict[str, tuple[str, ...]] = {}
+        # Keyed in NFC; entries that only differed in normalisation are merged.
+        self.dictionary: dict[str, tuple[str, ...]] = {}
         for source, targets in dictionary.items():
             key = _lookup_key(source)
-            merged = self._table.get(key, ()) + tuple(targets)
-            self._table[key] = tuple(dict.fromkeys(merged))
+            merged = self.dictionary.get(key, ()) + tuple(targets)
+            self.dictionary[key] = tuple(dict.fromkeys(merged))
 
     def candidates(self, word: str) -> list[str]:
-        return [_recover_case(t, word) for t in self._table.get(_lookup_key(word), ())]
+        return [_recover_case(t, word) for t in self.dictionary.get(_lookup_key(word), ())]
 
 
 def _lookup_key(word: str) -> str:
