@@ -11,11 +11,27 @@ Add fixtures here only when several test modules need them; keep each one docume
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--run-long``: also run tests marked ``long`` (kill campaigns, full-size runs)."""
+    parser.addoption("--run-long", action="store_true", help="run tests marked long")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Skip ``long`` tests unless asked for: the default run (CI) stays within minutes."""
+    if config.getoption("--run-long") or os.environ.get("XTREME_ADV_LONG") == "1":
+        return
+    skip = pytest.mark.skip(reason="long: run with --run-long or XTREME_ADV_LONG=1")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
