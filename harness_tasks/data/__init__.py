@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness_tasks.data import hub, xtreme_folder
+from harness_tasks.data import hub, parallel, xtreme_folder
 from harness_tasks.errors import XtremeAdvError
 from harness_tasks.families import check_lang, get_family
 
@@ -164,9 +164,27 @@ def lm_eval_dataset(
     """lm-eval ``custom_dataset`` hook: the chosen split under the key ``eval``.
 
     lm-eval calls it as ``fn(**metadata, **dataset_kwargs)``; the metadata (including the
-    model's arguments) is accepted and ignored apart from ``split`` and ``data_dir``.
+    model's arguments) is accepted and ignored apart from ``split``, ``data_dir``,
+    ``parallel_half`` and ``pretrained`` (whose card may exclude a parallel half, see
+    :mod:`harness_tasks.data.parallel`).
     """
     import datasets
 
     loaded = load_eval_split(task, lang, split=split, data_dir=data_dir)
-    return datasets.DatasetDict({"eval": loaded.dataset})
+    dataset = restrict_parallel_half(
+        get_family(task).task_name(lang), task, lang, loaded.dataset, _metadata
+    )
+    return datasets.DatasetDict({"eval": dataset})
+
+
+def restrict_parallel_half(task_name: str, family: str, lang: str, dataset, metadata: dict):
+    """Apply the parallel hold-out (docs/contracts.md section 8) to one task's documents and
+    record it in ``LOADED[task_name]["parallel_half"]``; unchanged when no half is asked for."""
+    half = parallel.resolve_half(family, metadata)
+    if half is None:
+        return dataset
+    dataset, record = parallel.filter_half(dataset, lang, half)
+    entry = LOADED.setdefault(task_name, {})
+    entry["parallel_half"] = record
+    entry["n_docs"] = record["n_docs"]
+    return dataset
