@@ -29,6 +29,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
+from trainers.checkpoints import set_aside_incomplete
 from trainers.config import RunConfig
 from trainers.data import TaskData, load_task_data
 from trainers.data.ccgbank import auto_files
@@ -103,7 +104,12 @@ class NoFinalCheckpoint(TrainerCallback):
 
 
 def _train(trainer: Trainer, output_dir: Path) -> dict:
-    """Train, resuming from the last checkpoint in ``output_dir`` if there is one."""
+    """Train, resuming from the newest complete checkpoint in ``output_dir`` if there is one
+    (incomplete ones, left by a kill during a checkpoint write, are set aside first)."""
+    args = trainer.args
+    if args.should_save:  # the main process checks and renames; the others then see the result
+        set_aside_incomplete(output_dir, args.world_size)
+    args.distributed_state.wait_for_everyone()
     last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     if last:
         log.warning("resuming from %s", last)
@@ -198,8 +204,9 @@ def intermediate_phase(
     )
     record = _phase_record("intermediate", data, settings, config, args, metrics)
     if trainer.is_world_process_zero():
+        shutil.rmtree(encoder_dir, ignore_errors=True)  # a save cut short by a kill
         encoder.save_pretrained(encoder_dir, safe_serialization=True)
-        tokenizer.save_pretrained(encoder_dir)
+        save_tokenizer(tokenizer, encoder_dir)
         write_json_atomic(work / PHASE_FILE, record)
     args.distributed_state.wait_for_everyone()
     return encoder_dir, record
@@ -245,7 +252,11 @@ def target_phase(
     )
     metrics = _train(trainer, work)
     record = _phase_record("target", [data], settings, config, args, metrics)
-    trainer.save_model(str(model_dir))  # main process only, tokenizer included
+    if trainer.is_world_process_zero():
+        shutil.rmtree(model_dir, ignore_errors=True)  # a save cut short by a kill
+    trainer.save_model(str(model_dir))  # main process only
+    if trainer.is_world_process_zero():
+        save_tokenizer(tokenizer, model_dir)
     if trainer.is_world_process_zero():
         write_json_atomic(work / PHASE_FILE, record)
     args.distributed_state.wait_for_everyone()
@@ -312,8 +323,7 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
         else []
     )
     folder = RunFolder(config.out)
-    if folder.finished:  # before anything slow, and before touching the folder
-        folder.check({})
+    folder.check_location()  # before anything slow
     if config.fp16 and cpu_only():
         raise TrainUserError("--fp16 needs a CUDA GPU; on CPU use --bf16 or neither")
     if "ccg" in config.intermediate_tasks:  # fail before the run folder is claimed
@@ -325,6 +335,12 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
         check_head(base, ENCODER, "intermediate training")
     check_head(base, target.head, f"target task {target.name}")
     record = config.record(base.sha256)
+    if folder.finished:  # the same command again (a kill after the card): only tidy up
+        folder.check(record)
+        if PartialState().is_main_process:
+            folder.tidy(config.keep_checkpoints)
+        log.warning("already finished: %s", folder.out)
+        return folder.out
     state = PartialState()
     # The main process checks and claims the folder first; the others then see its run file.
     if state.is_main_process:
@@ -370,8 +386,7 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
                 "phases": phases,
             },
         )
-        if not config.keep_checkpoints:
-            shutil.rmtree(folder.out / WORK, ignore_errors=True)
+        folder.tidy(config.keep_checkpoints)
         log.warning("finished %s: %s", card["model_id"], folder.out)
     state.wait_for_everyone()
     return folder.out
@@ -379,5 +394,17 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
 
 def _save_encoder(path: Path, tokenizer: PreTrainedTokenizerBase, out: Path) -> None:
     model: PreTrainedModel = AutoModel.from_pretrained(path)
+    shutil.rmtree(out, ignore_errors=True)
     model.save_pretrained(out, safe_serialization=True)
+    save_tokenizer(tokenizer, out)
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerBase, out: Path) -> None:
+    """Save ``tokenizer`` without the truncation / padding state that preprocessing left on its
+    Rust backend (whether preprocessing ran at all depends on the datasets cache), so the
+    written ``tokenizer.json`` depends on the tokenizer alone."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        backend.no_truncation()
+        backend.no_padding()
     tokenizer.save_pretrained(out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -70,22 +71,47 @@ class RunFolder:
         """True once the final checkpoint and its card are in place."""
         return (self.out / CARD_FILE).is_file()
 
-    def check(self, record: dict) -> bool:
-        """Raise if this command may not write here; True when it resumes an earlier run."""
+    def check_location(self) -> None:
+        """Raise unless ``--out`` is a folder or can be created as one: its nearest existing
+        ancestor must be a writable folder (nothing is created here)."""
         if self.out.exists() and not self.out.is_dir():
             raise TrainUserError(f"--out {self.out}: exists and is not a folder")
-        if self.finished:
-            raise TrainUserError(
-                f"--out {self.out}: already holds a finished checkpoint ({CARD_FILE}); "
-                "it is never overwritten: choose another --out"
-            )
+        ancestor = self.out
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise TrainUserError(f"--out {self.out}: {ancestor} is not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise TrainUserError(f"--out {self.out}: folder {ancestor} is not writable")
+
+    def _run_file_difference(self, record: dict) -> str | None:
         run_file = self.out / RUN_FILE
-        if run_file.is_file():
-            try:
-                old = json.loads(run_file.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as err:
-                raise TrainUserError(f"{run_file}: unreadable run file ({err})") from None
-            diff = _first_difference(old, json.loads(json.dumps(record)))
+        try:
+            old = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise TrainUserError(f"{run_file}: unreadable run file ({err})") from None
+        return _first_difference(old, json.loads(json.dumps(record)))
+
+    def check(self, record: dict) -> bool:
+        """Raise if this command may not write here; True when it resumes an earlier run.
+
+        A finished folder is accepted only for the very command that made it (which then
+        only tidies up, see :meth:`tidy`); any other command is refused."""
+        self.check_location()
+        if self.finished:
+            diff = (
+                self._run_file_difference(record)
+                if (self.out / RUN_FILE).is_file()
+                else f"{RUN_FILE} is missing"
+            )
+            if diff:
+                raise TrainUserError(
+                    f"--out {self.out}: already holds a finished checkpoint ({CARD_FILE}) of "
+                    f"another command ({diff}); it is never overwritten: choose another --out"
+                )
+            return True
+        if (self.out / RUN_FILE).is_file():
+            diff = self._run_file_difference(record)
             if diff:
                 raise TrainUserError(
                     f"--out {self.out}: incompatible resume folder: {RUN_FILE} field {diff}; "
@@ -98,6 +124,15 @@ class RunFolder:
                 "not a trainers run to resume; choose an empty or new folder"
             )
         return False
+
+    def tidy(self, keep_work: bool) -> None:
+        """Remove what a finished run no longer needs: ``_work`` (unless ``keep_work``) and
+        temporary files that a kill during an atomic write left behind."""
+        if not keep_work:
+            shutil.rmtree(self.out / WORK, ignore_errors=True)
+        for name in (RUN_FILE, CARD_FILE, "README.md"):
+            for tmp in self.out.glob(f".{name}.*"):
+                tmp.unlink(missing_ok=True)
 
     def claim(self, record: dict) -> None:
         """Record what this run is (first start only)."""
