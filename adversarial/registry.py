@@ -116,7 +116,7 @@ def lm_eval_dataset(task: str, attack: str, lang: str, root: str | None = None, 
     """lm-eval ``custom_dataset`` hook: the built set under the split key ``eval``."""
     import datasets
 
-    from harness_tasks.data import LOADED, restrict_parallel_half
+    from harness_tasks.data import LOADED, apply_eval_options
 
     dataset, manifest = load_set(task, attack, lang, root)
     # What `xtreme-adv eval` writes into the results' xtreme_adv section, as for clean tasks.
@@ -130,6 +130,6 @@ def lm_eval_dataset(task: str, attack: str, lang: str, root: str | None = None, 
         "params": manifest["attack"]["params"],
         "seed": manifest["seed"],
     }
-    # The parallel hold-out (docs/contracts.md section 8): adversarial docs keep their clean id.
-    dataset = restrict_parallel_half(task_name(task, attack, lang), task, lang, dataset, _metadata)
+    # Parallel hold-out (contracts section 8; docs keep their clean id) and scoring protocol.
+    dataset = apply_eval_options(task_name(task, attack, lang), task, lang, dataset, _metadata)
     return datasets.DatasetDict({"eval": dataset})

@@ -7,13 +7,18 @@ a doc stride over long contexts, and mean-pooled sentence embeddings with margin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from harness_tasks.adapter.embed_cache import cached_embeddings
+from harness_tasks.adapter.mining import NEIGHBOURS as BUCC_NEIGHBOURS  # noqa: F401 - re-export
+from harness_tasks.adapter.mining import mine_documents
 from harness_tasks.errors import XtremeAdvError
 from harness_tasks.families import TaskFamily
 
@@ -40,7 +45,6 @@ QA_STRIDE = 128
 QA_MAX_ANSWER_TOKENS = 30
 QA_N_BEST = 20
 XCOPA_QUESTION = {"cause": "What was the cause?", "effect": "What happened as a result?"}
-BUCC_NEIGHBOURS = 4  # LASER's ratio margin with k = 4, as XTREME's BUCC script
 
 
 def _batches(order: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -90,6 +94,7 @@ class EncoderCheckpoint:
             (kind for suffix, kind in HEADS.items() if self.architecture.endswith(suffix)), "base"
         )
         self._models: dict[str, object] = {}
+        self._embedding_key: str | None = None
 
     # -- loading -------------------------------------------------------------------------
 
@@ -302,8 +307,31 @@ class EncoderCheckpoint:
 
     # -- retrieval -------------------------------------------------------------------------
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised mean-pooled hidden states of ``retrieval_layer`` [n, hidden]."""
+    @property
+    def embedding_key(self) -> str | None:
+        """Identity of the retrieval embeddings (weights, layer, prefix, length) for the cache."""
+        if self._embedding_key is None:
+            files = sorted(self.path.glob("*.safetensors")) or sorted(
+                self.path.glob("pytorch_model*.bin")
+            )
+            if not files:
+                return None
+            digest = hashlib.sha256()
+            for file in files:
+                with file.open("rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(block)
+            settings = {
+                "weights": digest.hexdigest(),
+                "layer": self.retrieval_layer,
+                "prefix": self.retrieval_prefix,
+                "max_length": self.max_length or MAX_LENGTH["retrieval"],
+                "pooling": "mean/l2/1",
+            }
+            self._embedding_key = json.dumps(settings, sort_keys=True)
+        return self._embedding_key
+
+    def _embed_batches(self, texts: Sequence[str], progress=None) -> np.ndarray:
         import torch
 
         model = self.model("retrieval")
@@ -320,25 +348,76 @@ class EncoderCheckpoint:
                 if out is None:
                     out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
                 out[batch] = pooled
+                if progress:
+                    progress(len(batch))
         return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
+    def embed(self, texts: Sequence[str], desc: str | None = None) -> np.ndarray:
+        """L2-normalised mean-pooled hidden states of ``retrieval_layer`` [n, hidden].
+
+        With ``desc`` (a whole retrieval side), the embeddings are cached on disk by content
+        hash (:mod:`harness_tasks.adapter.embed_cache`) and a progress bar in sentences per
+        second is shown on a terminal; without it (many small calls, as an attack's queries)
+        neither.
+        """
+        if desc is None:
+            return self._embed_batches(texts)
+        from tqdm.auto import tqdm
+
+        # On a terminal only, unless XTREME_ADV_PROGRESS=1 forces it (0 hides it).
+        forced = os.environ.get("XTREME_ADV_PROGRESS")
+        hidden = None if forced is None else forced == "0"
+        with tqdm(total=len(texts), desc=desc, unit="sent", disable=hidden, leave=False) as bar:
+            return cached_embeddings(
+                texts,
+                lambda part: self._embed_batches(part, bar.update),
+                self.embedding_key,
+                progress=bar.update,
+            )
+
     def retrieve(self, family: TaskFamily, docs: Sequence[dict]) -> list[str]:
-        """Answer every source doc with its retrieved target as JSON ``{"id", "score"}``."""
+        """Answer every source doc with its retrieved target as JSON ``{"id", "score"}``.
+
+        BUCC: XTREME's margin mining (:func:`harness_tasks.adapter.mining.mine_documents`).
+        Tatoeba: the cosine nearest neighbour, source -> English; with ``protocol=xtreme``
+        XTREME's direction, English -> source (``similarity_search``), answered on the source
+        doc of each English query as ``{"id", "score", "query"}``.
+        """
         src = [i for i, d in enumerate(docs) if d["side"] == "source"]
         tgt = [i for i, d in enumerate(docs) if d["side"] == "target"]
         answers = [""] * len(docs)
         if not src or not tgt:
             return answers
-        emb = self.embed([d["sentence"] for d in docs])
-        x, y = emb[src], emb[tgt]
+        src_texts = [docs[i]["sentence"] for i in src]
+        tgt_texts = [docs[i]["sentence"] for i in tgt]
         if family.name == "bucc":
-            pairs = margin_mine(x, y)
-        else:
-            sims = x @ y.T  # cosine nearest neighbour, source -> English, as XTREME's Tatoeba
+            lang = docs[src[0]].get("lang", "xx")
+            pairs = mine_documents(
+                src_texts,
+                tgt_texts,
+                lambda texts: self.embed(texts, desc=f"bucc {lang}"),
+            )
+            for s, (t, score) in pairs.items():
+                answers[src[s]] = json.dumps({"id": docs[tgt[t]]["id"], "score": float(score)})
+            return answers
+        x, y = self.embed(src_texts, "source"), self.embed(tgt_texts, "english")
+        if docs[src[0]].get("protocol") == "xtreme":
+            # XTREME's similarity_search: each English sentence queries the source sentences.
+            sims = y @ x.T
             best = sims.argmax(axis=1)
-            pairs = {s: (int(best[s]), float(sims[s, best[s]])) for s in range(len(src))}
-        for s, (t, score) in pairs.items():
-            answers[src[s]] = json.dumps({"id": docs[tgt[t]]["id"], "score": score})
+            by_target = {docs[tgt[t]]["id"]: t for t in range(len(tgt))}
+            for i in src:
+                t = by_target.get(docs[i]["gold"])
+                if t is None:
+                    continue
+                found = {"id": docs[src[int(best[t])]]["id"], "score": float(sims[t, best[t]])}
+                answers[i] = json.dumps(found | {"query": docs[tgt[t]]["id"]})
+            return answers
+        sims = x @ y.T  # cosine nearest neighbour, source -> English (as MTEB)
+        best = sims.argmax(axis=1)
+        for s, i in enumerate(src):
+            found = {"id": docs[tgt[int(best[s])]]["id"], "score": float(sims[s, best[s]])}
+            answers[i] = json.dumps(found)
         return answers
 
 
@@ -357,46 +436,3 @@ def _best_span(starts, ends, offsets, seq_ids, context_side) -> tuple[tuple | No
             if score > value:
                 best, value = (offsets[s][0], offsets[e][1]), score
     return best, value
-
-
-def margin_mine(
-    x: np.ndarray, y: np.ndarray, k: int = BUCC_NEIGHBOURS, chunk: int = 2048
-) -> dict[int, tuple[int, float]]:
-    """Ratio-margin bitext mining (Artetxe & Schwenk 2019; LASER's ``mine_bitexts``).
-
-    score(a, b) = cos(a, b) / (mean cos of a's k nearest + mean cos of b's k nearest) / 2.
-    Candidates of both directions are pooled, best first, each sentence used once ("max"
-    retrieval, XTREME's default). Returns source index -> (target index, score).
-    """
-    k_x, k_y = min(k, y.shape[0]), min(k, x.shape[0])
-    knn_x = np.zeros(x.shape[0], dtype=np.float32)
-    best_fwd = np.zeros(x.shape[0], dtype=np.int64)
-    for start in range(0, x.shape[0], chunk):
-        sims = x[start : start + chunk] @ y.T
-        part = np.partition(sims, -k_x, axis=1)[:, -k_x:]
-        knn_x[start : start + chunk] = part.mean(axis=1)
-        best_fwd[start : start + chunk] = sims.argmax(axis=1)
-    knn_y = np.zeros(y.shape[0], dtype=np.float32)
-    best_bwd = np.zeros(y.shape[0], dtype=np.int64)
-    for start in range(0, y.shape[0], chunk):
-        sims = y[start : start + chunk] @ x.T
-        part = np.partition(sims, -k_y, axis=1)[:, -k_y:]
-        knn_y[start : start + chunk] = part.mean(axis=1)
-        best_bwd[start : start + chunk] = sims.argmax(axis=1)
-
-    def margin(i: int, j: int) -> float:
-        return float(x[i] @ y[j]) / ((knn_x[i] + knn_y[j]) / 2)
-
-    candidates = [(margin(i, int(j)), i, int(j)) for i, j in enumerate(best_fwd)]
-    candidates += [(margin(int(i), j), int(i), j) for j, i in enumerate(best_bwd)]
-    candidates.sort(key=lambda c: -c[0])
-    used_x: set[int] = set()
-    used_y: set[int] = set()
-    pairs: dict[int, tuple[int, float]] = {}
-    for score, i, j in candidates:
-        if i in used_x or j in used_y:
-            continue
-        used_x.add(i)
-        used_y.add(j)
-        pairs[i] = (j, score)
-    return pairs

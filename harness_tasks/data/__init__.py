@@ -17,6 +17,8 @@ from harness_tasks.data import hub, parallel, xtreme_folder
 from harness_tasks.errors import XtremeAdvError
 from harness_tasks.families import check_lang, get_family
 
+PROTOCOLS = ("xtreme-adv", "xtreme")
+DEFAULT_PROTOCOL = "xtreme-adv"
 SPLIT_ALIASES = {"dev": "validation", "val": "validation", "valid": "validation"}
 
 # What each lm-eval task of this process loaded: task name -> {split, source, data_sha256}.
@@ -171,20 +173,43 @@ def lm_eval_dataset(
     import datasets
 
     loaded = load_eval_split(task, lang, split=split, data_dir=data_dir)
-    dataset = restrict_parallel_half(
-        get_family(task).task_name(lang), task, lang, loaded.dataset, _metadata
-    )
+    name = get_family(task).task_name(lang)
+    dataset = apply_eval_options(name, task, lang, loaded.dataset, _metadata)
     return datasets.DatasetDict({"eval": dataset})
 
 
-def restrict_parallel_half(task_name: str, family: str, lang: str, dataset, metadata: dict):
-    """Apply the parallel hold-out (docs/contracts.md section 8) to one task's documents and
-    record it in ``LOADED[task_name]["parallel_half"]``; unchanged when no half is asked for."""
-    half = parallel.resolve_half(family, metadata)
-    if half is None:
-        return dataset
-    dataset, record = parallel.filter_half(dataset, lang, half)
+def resolve_protocol(metadata: dict) -> str:
+    """Scoring protocol: metadata ``protocol``, else ``$XTREME_PROTOCOL``, else ``xtreme-adv``.
+
+    ``xtreme`` scores as google-research/xtreme's scripts (Tatoeba English -> source, BUCC
+    threshold ties kept); see the README's "Protocols" section.
+    """
+    value = metadata.get("protocol") or os.environ.get("XTREME_PROTOCOL") or DEFAULT_PROTOCOL
+    if value not in PROTOCOLS:
+        raise XtremeAdvError(
+            f"protocol {value!r} (metadata protocol / XTREME_PROTOCOL) is unknown; "
+            f"choose from {', '.join(PROTOCOLS)}"
+        )
+    return str(value)
+
+
+def apply_eval_options(task_name: str, family: str, lang: str, dataset, metadata: dict):
+    """Per-run options on one task's documents, recorded in ``LOADED[task_name]``:
+
+    - the parallel hold-out (docs/contracts.md section 8), ``parallel_half``;
+    - the scoring ``protocol``, carried by every document when it is not the default (metrics
+      and the adapter read it).
+    """
     entry = LOADED.setdefault(task_name, {})
-    entry["parallel_half"] = record
-    entry["n_docs"] = record["n_docs"]
-    return dataset
+    half = parallel.resolve_half(family, metadata)
+    if half is not None:
+        dataset, record = parallel.filter_half(dataset, lang, half)
+        entry["parallel_half"] = record
+        entry["n_docs"] = record["n_docs"]
+    protocol = resolve_protocol(metadata)
+    entry["protocol"] = protocol
+    if protocol == DEFAULT_PROTOCOL:
+        return dataset  # documents without the field are scored by the default protocol
+    if "protocol" in dataset.column_names:
+        dataset = dataset.remove_columns("protocol")
+    return dataset.add_column("protocol", [protocol] * len(dataset))

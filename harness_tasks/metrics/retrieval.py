@@ -53,10 +53,23 @@ def match_candidates(resps: list[list[str]], docs: list[dict]) -> list[list[str]
 
 
 def process_results_tatoeba(doc: dict, results: list) -> dict:
-    """lm-eval hook for Tatoeba: 1.0 when the retrieved English sentence is the gold one."""
+    """lm-eval hook for Tatoeba: 1.0 when the retrieval of this pair is right.
+
+    Source -> English (default): the source doc's answer names its gold English sentence.
+    XTREME's direction (``protocol=xtreme``): the answer carries the English ``query`` (this
+    doc's gold) and names the source sentence it retrieved, right when that is this doc.
+    """
     if doc["side"] != "source":
         return {"acc": _NOT_SCORED}
-    return {"acc": float(parse_answer(results[0] if results else "")[0] == doc["gold"])}
+    response = results[0] if results else ""
+    ident, _ = parse_answer(response)
+    try:
+        query = json.loads(response).get("query")
+    except (TypeError, ValueError, AttributeError):
+        query = None
+    if query is not None:
+        return {"acc": float(query == doc["gold"] and ident == doc["id"])}
+    return {"acc": float(ident == doc["gold"])}
 
 
 def mean_scored(items: list) -> float:
@@ -66,26 +79,30 @@ def mean_scored(items: list) -> float:
 
 
 def process_results_bucc(doc: dict, results: list) -> dict:
-    """lm-eval hook for BUCC: (gold target, mined target, score) of a source sentence."""
+    """lm-eval hook for BUCC: (gold target, mined target, score, protocol) of a source sentence."""
     if doc["side"] != "source":
         return {"f1": _NOT_SCORED}
     ident, score = parse_answer(results[0] if results else "")
-    return {"f1": (doc["gold"], ident, score)}
+    return {"f1": (doc["gold"], ident, float(score), doc.get("protocol") or "xtreme-adv")}
+
+
+def _mined(items: list) -> tuple[list[tuple[float, bool]], int]:
+    """(score, correct) of every mined pair, and the number of gold pairs."""
+    scored = [x for x in items if x is not None]
+    mined = [
+        (float(x[2]), x[0] == x[1] and x[1] != "") for x in scored if x[1] and x[2] != -math.inf
+    ]
+    return mined, sum(1 for x in scored if x[0])
 
 
 def best_threshold_f1(items: list) -> tuple[float, float]:
-    """(best F1, threshold) over mined pairs, as XTREME's ``bucc_optimize``.
+    """(best F1, threshold) over mined pairs, ties at the threshold broken by rank.
 
     Candidates are sorted by score; the threshold is placed where F1 against all gold pairs
-    peaks. XTREME picks it on the dev gold and applies it to test; where only one labelled split
-    exists (as in XTREME's download folder), it is chosen and scored on that split.
+    peaks, counting the candidates ranked above it (so of several pairs with the same score,
+    only the first ones may be kept). XTREME's own rule is :func:`xtreme_bucc_f1`.
     """
-    mined = [
-        (score, gold == ident and ident != "")
-        for gold, ident, score in (x for x in items if x is not None)
-        if ident and score != -math.inf
-    ]
-    n_gold = sum(1 for x in items if x is not None and x[0])
+    mined, n_gold = _mined(items)
     if not mined or n_gold == 0:
         return 0.0, 0.0
     mined.sort(key=lambda m: -m[0])
@@ -96,9 +113,51 @@ def best_threshold_f1(items: list) -> tuple[float, float]:
         f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
         if f1 > best_f1:
             best_f1, threshold = f1, score
-    return best_f1, threshold
+    return float(best_f1), float(threshold)
+
+
+def optimize_threshold(mined: list[tuple[float, bool]], n_gold: int) -> float:
+    """XTREME's ``bucc_optimize``: the midpoint between the score of the best-F1 cut and the
+    next one. (Where the best cut is the last candidate, XTREME's code raises IndexError;
+    here the last score itself is the threshold.)"""
+    items = sorted(mined, key=lambda m: -m[0])
+    threshold, best_f1, correct = 0.0, 0.0, 0
+    for n, (score, hit) in enumerate(items, start=1):
+        correct += hit
+        if correct:
+            precision, recall = correct / n, correct / n_gold
+            f1 = 2 * precision * recall / (precision + recall)
+            if f1 > best_f1:
+                best_f1 = f1
+                following = items[n][0] if n < len(items) else score
+                threshold = (score + following) / 2
+    return float(threshold)
+
+
+def f1_at_threshold(mined: list[tuple[float, bool]], n_gold: int, threshold: float) -> float:
+    """XTREME's ``bucc_extract`` + ``bucc_eval``: F1 of every pair scoring >= ``threshold``."""
+    kept = [hit for score, hit in mined if score >= threshold]
+    correct = sum(kept)
+    if not correct:
+        return 0.0
+    precision, recall = correct / len(kept), correct / n_gold
+    return float(2 * precision * recall / (precision + recall))
+
+
+def xtreme_bucc_f1(items: list, threshold: float | None = None) -> float:
+    """BUCC F1 as XTREME: threshold from ``bucc_optimize`` (or given, e.g. chosen on dev), then
+    every pair scoring at least the threshold is extracted (ties all kept)."""
+    mined, n_gold = _mined(items)
+    if not mined or n_gold == 0:
+        return 0.0
+    if threshold is None:
+        threshold = optimize_threshold(mined, n_gold)
+    return f1_at_threshold(mined, n_gold, threshold)
 
 
 def bucc_f1(items: list) -> float:
-    """Aggregation for BUCC: F1 at the optimal threshold."""
+    """Aggregation for BUCC: F1 at the optimal threshold, by the protocol the docs carry."""
+    scored = [x for x in items if x is not None]
+    if scored and len(scored[0]) > 3 and scored[0][3] == "xtreme":
+        return xtreme_bucc_f1(items)
     return best_threshold_f1(items)[0]
