@@ -13,6 +13,10 @@ PROG = "xtreme-adv attack"
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # no prefix matching of long flags
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, exit 2 (docs/contracts.md section 1)
         sys.stderr.write(f"{PROG}: error: {message}\n")
         raise SystemExit(2)

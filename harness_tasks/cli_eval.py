@@ -105,6 +105,8 @@ def run_lm_eval(argv: list[str]) -> int:
     from lm_eval.__main__ import HarnessCLI
     from lm_eval.utils import setup_logging
 
+    from harness_tasks.cli import no_abbreviations
+
     register_model()
     install_task_manager()
     cache_templates()
@@ -113,6 +115,7 @@ def run_lm_eval(argv: list[str]) -> int:
     sys.argv = ["xtreme-adv eval", *argv]
     try:
         parser = HarnessCLI()
+        no_abbreviations(parser._parser)  # --task is not --tasks (as every project parser)
         parser.execute(parser.parse_args())
     except SystemExit as exit_:
         return int(exit_.code or 0) if not isinstance(exit_.code, str) else 1

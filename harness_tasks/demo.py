@@ -39,6 +39,7 @@ DEFAULT_DATA_LANGS = "de,ru,zh,ar,hi"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xtreme-adv demo",
+        allow_abbrev=False,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

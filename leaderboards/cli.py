@@ -14,6 +14,10 @@ PROG = "xtreme-adv leaderboard"
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # no prefix matching of long flags
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
         raise LeaderboardError(message)
 

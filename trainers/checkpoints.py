@@ -28,7 +28,7 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 ASIDE_PREFIX = "incomplete-"
 
 
-def _safetensors_ok(path: Path) -> bool:
+def safetensors_ok(path: Path) -> bool:
     """True when ``path`` is a whole safetensors file: its header parses and the byte size is
     exactly 8 + header + the end of the last tensor (a truncated or padded file is not)."""
     try:
@@ -47,7 +47,7 @@ def _safetensors_ok(path: Path) -> bool:
     return size == 8 + header_len + max(ends, default=0)
 
 
-def _torch_file_ok(path: Path) -> bool:
+def torch_file_ok(path: Path) -> bool:
     """True when ``path`` is a whole ``torch.save`` file (zip format, every member's CRC OK)."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -59,18 +59,18 @@ def _torch_file_ok(path: Path) -> bool:
 def _weights_problem(folder: Path) -> str | None:
     single = folder / "model.safetensors"
     if single.is_file():
-        return None if _safetensors_ok(single) else f"{single.name} is truncated or corrupt"
+        return None if safetensors_ok(single) else f"{single.name} is truncated or corrupt"
     index = folder / "model.safetensors.index.json"
     if index.is_file():
         try:
             shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
         except (OSError, ValueError, KeyError, AttributeError):
             return f"{index.name} is unreadable"
-        bad = [s for s in sorted(shards) if not _safetensors_ok(folder / s)]
+        bad = [s for s in sorted(shards) if not safetensors_ok(folder / s)]
         return f"weight shard(s) {', '.join(bad)} missing or truncated" if bad else None
     pickle = folder / "pytorch_model.bin"
     if pickle.is_file():
-        return None if _torch_file_ok(pickle) else f"{pickle.name} is truncated or corrupt"
+        return None if torch_file_ok(pickle) else f"{pickle.name} is truncated or corrupt"
     return "no weights file"
 
 
@@ -95,7 +95,7 @@ def checkpoint_problem(folder: Path, world_size: int = 1) -> str | None:
     for name in ["optimizer.pt", "scheduler.pt", *rng]:
         if not (folder / name).is_file():
             return f"{name} missing"
-        if not _torch_file_ok(folder / name):
+        if not torch_file_ok(folder / name):
             return f"{name} is truncated or corrupt"
     return None
 

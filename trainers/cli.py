@@ -11,6 +11,7 @@ import yaml
 
 from trainers.config import (
     RunConfig,
+    check_run_number,
     check_trainer_args,
     path_or_none,
     phase_settings,
@@ -25,7 +26,13 @@ PROG = "xtreme-adv train"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so errors come out as the one contract line."""
+    """argparse that raises instead of exiting, so errors come out as the one contract line,
+    and takes no abbreviations (``--intermediate`` must never be read as ``--intermediate-dir``).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise TrainUserError(message)
@@ -89,9 +96,9 @@ def _add_run_flags(p: argparse.ArgumentParser, intermediate: bool) -> None:
         "--intermediate-dir", help="local intermediate-task files (anli/, cosmosqa/ ...)"
     )
     p.add_argument("--ccgbank", help="CCGbank folder (for the ccg intermediate task)")
-    p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (500)")
-    p.add_argument("--logging-steps", type=int, default=None, help="log every N steps (50)")
-    p.add_argument("--save-total-limit", type=int, default=None, help="checkpoints kept (2)")
+    p.add_argument("--save-steps", default=None, help="checkpoint every N steps (500)")
+    p.add_argument("--logging-steps", default=None, help="log every N steps (50)")
+    p.add_argument("--save-total-limit", default=None, help="checkpoints kept (2)")
     p.add_argument("--model-id", help="model_id in the provenance card (default: derived)")
     p.add_argument(
         "--keep-checkpoints",
@@ -211,6 +218,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
             (yml.get("intermediate_settings", {}), f"{where}: intermediate"),
             (shared, "--max-train-examples"),
             (_phase_values(ns, "intermediate_"), "flags"),
+            prefix="intermediate-",
         )
     trainer_args = check_trainer_args(dict(yml.get("trainer_args") or {}), f"{where}: trainer_args")
     trainer_args.update(_trainer_args(ns.trainer_arg))
@@ -220,6 +228,8 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         seed = int(seed)
     except (TypeError, ValueError):
         raise TrainUserError(f"{where}: field seed: {seed!r} is not an integer") from None
+    if not 0 <= seed < 2**32:
+        raise TrainUserError(f"--seed {seed}: must be between 0 and 2**32 - 1")
     return RunConfig(
         recipe=ns.command,
         target=target.name,
@@ -232,9 +242,13 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         freeze_embeddings=bool(pick(ns.freeze_embeddings, "freeze_embeddings", False)),
         bf16=bool(pick(ns.bf16, "bf16", False)),
         fp16=bool(pick(ns.fp16, "fp16", False)),
-        save_steps=int(pick(ns.save_steps, "save_steps", 500)),
-        logging_steps=int(pick(ns.logging_steps, "logging_steps", 50)),
-        save_total_limit=int(pick(ns.save_total_limit, "save_total_limit", 2)),
+        save_steps=check_run_number(pick(ns.save_steps, "save_steps", 500), "--save-steps"),
+        logging_steps=check_run_number(
+            pick(ns.logging_steps, "logging_steps", 50), "--logging-steps"
+        ),
+        save_total_limit=check_run_number(
+            pick(ns.save_total_limit, "save_total_limit", 2), "--save-total-limit"
+        ),
         trainer_args=trainer_args,
         data=DataLocations(
             xtreme_dir=path_or_none(data_dir),
@@ -283,6 +297,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except TrainUserError as err:
         sys.stderr.write(f"{PROG}: error: {err}\n")
+        return 2
+    except OSError as err:  # a folder that cannot be written, a file that vanished ...
+        if os.environ.get("XTREME_ADV_DEBUG") == "1":
+            raise
+        where = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+        sys.stderr.write(f"{PROG}: error: {where or 'I/O'}: {err.strerror or err}\n")
         return 2
 
 

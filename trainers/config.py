@@ -13,6 +13,8 @@ YAML layout (every key optional)::
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,14 +153,65 @@ def check_trainer_args(values: dict, where: str) -> dict:
     return values
 
 
+# Allowed values of each phase field: (test, what the error says it must be).
+_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "learning_rate": (lambda v: v > 0, "> 0"),
+    "num_train_epochs": (lambda v: v > 0, "> 0 (0 epochs would publish an untrained model)"),
+    "per_device_train_batch_size": (lambda v: v >= 1, "at least 1"),
+    "gradient_accumulation_steps": (lambda v: v >= 1, "at least 1"),
+    "warmup_ratio": (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "max_seq_length": (lambda v: v >= 8, "at least 8 tokens"),
+    "doc_stride": (lambda v: v >= 1, "at least 1"),
+    "max_train_examples": (lambda v: v >= 1, "at least 1 (leave it unset for all)"),
+    "multitask_cap": (lambda v: v >= 1, "at least 1 (leave it unset for no cap)"),
+}
+# The flag each field is set by (the long spelling's short alias where there is one).
+_FLAGS = {
+    "learning_rate": "lr", "num_train_epochs": "epochs",
+    "per_device_train_batch_size": "batch-size", "gradient_accumulation_steps": "grad-accum",
+    "max_seq_length": "max-length",
+}  # fmt: skip
+
+
+def phase_flag(name: str, prefix: str = "") -> str:
+    """The command-line flag of phase field ``name`` (``prefix`` "intermediate-" or "")."""
+    if name == "multitask_cap":
+        return "--multitask-cap"
+    return f"--{prefix}{_FLAGS.get(name, name.replace('_', '-'))}"
+
+
+def check_phase_settings(settings: PhaseSettings, prefix: str = "") -> PhaseSettings:
+    """Raise, naming the flag and value, when a field is out of its range (or not finite)."""
+    for name, (ok, must) in _RULES.items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if not math.isfinite(float(value)) or not ok(value):
+            raise TrainUserError(f"{phase_flag(name, prefix)} {value}: {name} must be {must}")
+    return settings
+
+
+def check_run_number(value: object, flag: str, minimum: int | None = 1) -> int:
+    """A run-level integer setting (``--save-steps`` ...) from a flag or YAML, checked."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise TrainUserError(f"{flag} {value!r}: not an integer") from None
+    if minimum is not None and number < minimum:
+        raise TrainUserError(f"{flag} {number}: must be at least {minimum}")
+    return number
+
+
 def phase_settings(
-    default_preset: str, chosen: str | None, *sections: tuple[dict, str]
+    default_preset: str, chosen: str | None, *sections: tuple[dict, str], prefix: str = ""
 ) -> PhaseSettings:
-    """Preset (the task's, or ``chosen``), then each (overrides, where) section in order."""
+    """Preset (the task's, or ``chosen``), then each (overrides, where) section in order;
+    the result is range-checked (``prefix``: the phase's flag prefix, for error messages)."""
     settings = preset(chosen or default_preset)
     for values, where in sections:
         settings = apply_phase_overrides(settings, values, where)
-    return settings
+    return check_phase_settings(settings, prefix)
 
 
 def path_or_none(value: object) -> Path | None:

@@ -12,9 +12,11 @@ from pathlib import Path
 from torch import nn
 from transformers import AutoConfig, PretrainedConfig
 
+from trainers.checkpoints import safetensors_ok, torch_file_ok
 from trainers.errors import TrainUserError
 from trainers.hashing import sha256_files
 from trainers.heads import HEADS
+from trainers.tasks import TaskSpec
 
 _WEIGHT_GLOBS = ("*.safetensors", "*.bin")
 
@@ -78,6 +80,14 @@ def resolve_base_model(name: str | None) -> BaseModel:
     weights = [p for p in weights if p.suffix == ".safetensors"] or weights
     if not weights:
         raise TrainUserError(f"--model {name}: no weights (*.safetensors or *.bin) in {path}")
+    for file in weights:
+        if file.suffix == ".safetensors":
+            intact = safetensors_ok(file)
+        else:  # zip-format torch pickles are checked; legacy (pre-1.6) pickles cannot be
+            with open(file, "rb") as handle:
+                intact = handle.read(2) != b"PK" or torch_file_ok(file)
+        if not intact:
+            raise TrainUserError(f"--model {name}: {file} is truncated or corrupt")
     try:
         config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError, KeyError) as err:
@@ -95,6 +105,21 @@ def check_head(base: BaseModel, head: str, why: str) -> None:
             f"--model {base.name}: model_type {base.config.model_type!r} (config.json) has no "
             f"{HEADS[head].auto_class.__name__} head in transformers, needed for {why}"
         )
+
+
+def check_head_size(base: BaseModel, task: TaskSpec) -> None:
+    """Raise when the base checkpoint already has ``task``'s kind of head but with another
+    number of labels (transformers would fail loading it half-way into the run)."""
+    architectures = getattr(base.config, "architectures", None) or []
+    auto = HEADS[task.head].auto_class.__name__.removeprefix("AutoModel")  # e.g. "ForTokenC..."
+    has_head = any(a.endswith(auto) for a in architectures) and auto
+    if not has_head or not task.labels or base.config.num_labels == len(task.labels):
+        return
+    raise TrainUserError(
+        f"--model {base.name}: {base.path / 'config.json'} has a {base.config.num_labels}-label "
+        f"{architectures[0]} head; target {task.name} needs {len(task.labels)} labels "
+        f"({', '.join(task.labels)}): start from an encoder or a {task.name} checkpoint"
+    )
 
 
 def freeze_embeddings(model: nn.Module) -> int:

@@ -31,12 +31,19 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from trainers.checkpoints import set_aside_incomplete
 from trainers.config import RunConfig
-from trainers.data import TaskData, load_task_data
+from trainers.data import TaskData, check_locations, load_task_data
 from trainers.data.ccgbank import auto_files
 from trainers.errors import TrainUserError
 from trainers.hashing import sha256_file
 from trainers.heads import HEADS
-from trainers.models import BaseModel, check_head, cpu_only, freeze_embeddings, resolve_base_model
+from trainers.models import (
+    BaseModel,
+    check_head,
+    check_head_size,
+    cpu_only,
+    freeze_embeddings,
+    resolve_base_model,
+)
 from trainers.multitask import (
     MultiTaskCollator,
     MultiTaskDataset,
@@ -150,6 +157,16 @@ def _phase_record(
 
 def _load(task: TaskSpec, config: RunConfig, settings: PhaseSettings) -> TaskData:
     return load_task_data(task, config.data, settings.max_train_examples, config.seed)
+
+
+def _load_tokenizer(base: BaseModel) -> PreTrainedTokenizerBase:
+    try:
+        return AutoTokenizer.from_pretrained(base.path)
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise TrainUserError(
+            f"--model {base.name}: cannot load its tokenizer ({first[:200]})"
+        ) from None
 
 
 def _require_fast(tokenizer: PreTrainedTokenizerBase, task: TaskSpec) -> None:
@@ -330,10 +347,13 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
         if config.data.ccgbank is None:
             raise TrainUserError("task ccg needs a local CCGbank (LDC2005T13): pass --ccgbank DIR")
         auto_files(config.data.ccgbank)
+    check_locations(config.data)
     base = resolve_base_model(config.model)
     if inter:
         check_head(base, ENCODER, "intermediate training")
     check_head(base, target.head, f"target task {target.name}")
+    if not inter and target.head != ENCODER:
+        check_head_size(base, target)
     record = config.record(base.sha256)
     if folder.finished:  # the same command again (a kill after the card): only tidy up
         folder.check(record)
@@ -341,18 +361,22 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
             folder.tidy(config.keep_checkpoints)
         log.warning("already finished: %s", folder.out)
         return folder.out
+    tokenizer = _load_tokenizer(base)
+    for task in [*inter, target]:
+        _require_fast(tokenizer, task)
     state = PartialState()
-    # The main process checks and claims the folder first; the others then see its run file.
+    # The main process checks everything (data included: read once here, from the datasets
+    # cache later) and then claims the folder; the others then see its run file.
     if state.is_main_process:
         folder.check(record)
+        for task in inter:
+            _load(task, config, config.intermediate_settings)
+        if target.head != ENCODER:
+            _load(target, config, config.target_settings)
         folder.claim(record)
     state.wait_for_everyone()
     if not state.is_main_process:
         folder.check(record)
-
-    tokenizer = AutoTokenizer.from_pretrained(base.path)
-    for task in [*inter, target]:
-        _require_fast(tokenizer, task)
     phases = []
     encoder_dir = base.path
     if inter:

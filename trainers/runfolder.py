@@ -73,7 +73,7 @@ class RunFolder:
 
     def check_location(self) -> None:
         """Raise unless ``--out`` is a folder or can be created as one: its nearest existing
-        ancestor must be a writable folder (nothing is created here)."""
+        ancestor must be a folder a file can be created in (probed, then removed)."""
         if self.out.exists() and not self.out.is_dir():
             raise TrainUserError(f"--out {self.out}: exists and is not a folder")
         ancestor = self.out
@@ -81,8 +81,14 @@ class RunFolder:
             ancestor = ancestor.parent
         if not ancestor.is_dir():
             raise TrainUserError(f"--out {self.out}: {ancestor} is not a folder")
-        if not os.access(ancestor, os.W_OK | os.X_OK):
-            raise TrainUserError(f"--out {self.out}: folder {ancestor} is not writable")
+        try:  # os.access says yes to root even where nothing can be created (/proc ...)
+            fd, probe = tempfile.mkstemp(prefix=".xtreme-adv-probe.", dir=ancestor)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            raise TrainUserError(
+                f"--out {self.out}: cannot create files in {ancestor} ({err.strerror})"
+            ) from None
 
     def _run_file_difference(self, record: dict) -> str | None:
         run_file = self.out / RUN_FILE

@@ -16,6 +16,10 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse prints usage plus a message over two lines; we want the one-line contract."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # --lay is not --layers
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # type: ignore[override]
         raise _UsageError(message)
 
@@ -68,4 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (EmbeddedModelError, E5S1Error) as err:
         sys.stderr.write(f"{PROG}: error: {err}\n")
+        return 2
+    except OSError as err:  # e.g. an output folder under /proc or a read-only file system
+        out = getattr(args, "dir", None)
+        where = (
+            str(err.filename or out) if err.filename in (None, out) else f"{out}: {err.filename}"
+        )
+        sys.stderr.write(f"{PROG}: error: {where}: {err.strerror or err}\n")
         return 2

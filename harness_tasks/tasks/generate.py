@@ -226,7 +226,7 @@ def write_all(root: Path = HERE, check: bool = False) -> list[Path]:
 
 def main() -> int:
     """Command line: regenerate, or ``--check`` that the checked-in YAMLs are current."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--check", action="store_true", help="fail if any file is out of date")
     args = parser.parse_args()
     stale = write_all(check=args.check)

@@ -135,6 +135,19 @@ LOCAL_FILES: dict[str, tuple[LocalFile, ...]] = {
 }  # fmt: skip
 
 
+def check_locations(where: DataLocations) -> None:
+    """Raise, naming the flag and path, when a given data folder does not exist (a mistyped
+    ``--data-dir`` must never fall through to the Hub)."""
+    for flag, path in (
+        ("--data-dir (or $XTREME_DATA_DIR)", where.xtreme_dir),
+        ("--intermediate-dir", where.intermediate_dir),
+        ("--ccgbank", where.ccgbank),
+    ):
+        if path is not None and not Path(path).is_dir():
+            why = "is not a folder" if Path(path).exists() else "does not exist"
+            raise TrainUserError(f"{flag} {path}: {why}")
+
+
 def _find_local(task: TaskSpec, where: DataLocations) -> tuple[LocalFile, list[Path]] | None:
     roots = {"xtreme": where.xtreme_dir, "intermediate": where.intermediate_dir}
     for candidate in LOCAL_FILES.get(task.name, ()):
