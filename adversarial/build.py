@@ -11,6 +11,14 @@ Work is cut into fixed chunks of documents; each chunk is written atomically onc
 interrupted build resumes at the first missing chunk, and shards (``chunk % num_shards``) can run
 on several machines and be merged. Every random choice is seeded per document, every batch is
 formed within one chunk, so the result does not depend on where a build stopped.
+
+A finished set (manifest and data present, the data's hash as the manifest records it, and the
+manifest's ``config_key`` equal to the request's) is not built again. Temporary files and
+folders carry the id of the process that made them (``.<name>.tmp-<pid>-*``,
+``.<lang>.old-<pid>``); the next build or merge removes those whose process is gone, so a kill
+at any moment leaves nothing behind for good. ``XTREME_ADV_KILL_AT=<point>`` (tests only) makes
+the process SIGKILL itself at a named point (``write:<file name>``, ``merge:parquet``,
+``merge:swap``, ``merge:yaml``, ``merge:cleanup``).
 """
 
 from __future__ import annotations
@@ -19,13 +27,16 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
+import signal
 import tempfile
 from importlib import metadata
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from adversarial import calibration
 from harness_tasks.errors import XtremeAdvError
 
 SCHEMA = "xtreme-adv/adversarial-set/1"
@@ -77,13 +88,61 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def kill_point(name: str) -> None:
+    """SIGKILL this process when ``$XTREME_ADV_KILL_AT`` names ``name`` (kill tests only)."""
+    if os.environ.get("XTREME_ADV_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_STALE = re.compile(r"\.(?:tmp|old)-(\d+)(?:-|$)")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(folder: Path, prefix: str = ".") -> list[Path]:
+    """Remove temporary files and folders (``<prefix>*.tmp-<pid>-*``, ``*.old-<pid>``) in
+    ``folder`` whose process is no longer running; returns what was removed.
+
+    Names without a process id (written before ids were recorded) are always stale.
+    """
+    removed = []
+    if not Path(folder).is_dir():
+        return removed
+    for entry in sorted(Path(folder).iterdir()):
+        if not entry.name.startswith(prefix) or not (
+            ".tmp-" in entry.name or ".old-" in entry.name
+        ):
+            continue
+        match = _STALE.search(entry.name)
+        if match and _pid_alive(int(match.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        kill_point(f"write:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -160,6 +219,7 @@ class BuildRequest:
             "source_model": _model_identity(self.source_model),
             "chunk_size": CHUNK_SIZE,
             "versions": library_versions(),
+            "validity_setup": calibration.setup(self, loaded),
         }
 
 
@@ -216,6 +276,12 @@ def build(
     config = request.config(loaded)
     key = config_key(config)
     work = work_dir(root, request.task, request.attack, request.lang) / key
+    final = set_dir(root, request.task, request.attack, request.lang)
+    if finished(final, key):
+        # Done before (perhaps killed after the swap): finish what the merge left undone.
+        _finish(root, request.task, request.attack, request.lang, work)
+        return final if num_shards == 1 else None
+    remove_stale(work)
     n_docs = len(loaded.dataset)
     n_chunks = max(1, math.ceil(n_docs / CHUNK_SIZE))
     mine = [c for c in range(n_chunks) if c % num_shards == shard_index]
@@ -248,6 +314,34 @@ def build(
         atomic_write_text(work / f"shard-{shard_index}-of-{num_shards}.done", "")
         return None
     return merge(root, request.task, request.attack, request.lang)
+
+
+def finished(folder: Path, key: str) -> bool:
+    """Whether ``folder`` holds a complete set built under the configuration ``key``: its
+    manifest parses, names ``key`` and the hash of the data file it describes."""
+    try:
+        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+        data = Path(folder) / manifest["data"]["file"]
+        return manifest.get("config_key") == key and sha256_file(data) == manifest["data"]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _finish(root: Path, task: str, attack: str, lang: str, work: Path | None) -> None:
+    """The steps after a set is in place: task YAMLs, no work folder, no stale temporaries."""
+    from adversarial.registry import tasks_dir, write_task_yamls
+
+    final = set_dir(root, task, attack, lang)
+    remove_stale(final.parent, prefix=f".{lang}.")
+    remove_stale(tasks_dir(root))
+    write_task_yamls(root, task, attack, lang)
+    kill_point("merge:cleanup")
+    if work is not None and work.exists():
+        shutil.rmtree(work, ignore_errors=True)
+        parent = work.parent
+        while parent != Path(root) and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()  # empty .work/<task>/<attack>/<lang> folders go too
+            parent = parent.parent
 
 
 def _chunk_name(chunk: int) -> str:
@@ -297,9 +391,8 @@ class _ChunkRunner:
         from adversarial.floor import apply_similarity_floor
 
         plans = [self.perturber.plan(doc, start + k) for k, doc in enumerate(docs)]
-        sims = apply_similarity_floor(
-            plans, self.encoder, float(self.request.params["min_similarity"]), self.request.lang
-        )
+        floor = calibration.for_request(self.request, self.loaded)["floor"]
+        sims = apply_similarity_floor(plans, self.encoder, floor, self.request.lang)
         return [self.perturber.realise(p, s) for p, s in zip(plans, sims, strict=True)]
 
 
@@ -341,7 +434,6 @@ def merge(root: Path, task: str, attack: str, lang: str) -> Path:
     import datasets
 
     from adversarial.manifest import build_manifest
-    from adversarial.registry import write_task_yamls
 
     root = Path(root)
     work = _find_work(root, task, attack, lang)
@@ -354,17 +446,24 @@ def merge(root: Path, task: str, attack: str, lang: str) -> Path:
             f"{work}: {len(missing)} of {n_chunks} chunks missing (first: {missing[0]}); run the "
             "remaining shards (same --num-shards) before merging"
         )
+    key = config_key(config)
+    final = set_dir(root, task, attack, lang)
+    remove_stale(final.parent, prefix=f".{lang}.")
+    if finished(final, key):
+        _finish(root, task, attack, lang, work)
+        return final
     rows = []
     for c in range(n_chunks):
         with open(work / _chunk_name(c), encoding="utf-8") as handle:
             rows.extend(json.loads(line) for line in handle)
     dataset = datasets.Dataset.from_list(rows)
-    final = set_dir(root, task, attack, lang)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{lang}.tmp-"))
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{lang}.tmp-{os.getpid()}-"))
     try:
         dataset.to_parquet(str(tmp / "data.parquet"))
+        kill_point("merge:parquet")
         manifest = build_manifest(config, rows, sha256_file(tmp / "data.parquet"))
+        manifest["config_key"] = key  # what a later build compares to skip a finished set
         atomic_write_text(
             tmp / "manifest.json",
             json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False),
@@ -373,8 +472,8 @@ def merge(root: Path, task: str, attack: str, lang: str) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    write_task_yamls(root, task, attack, lang)
-    shutil.rmtree(work, ignore_errors=True)
+    kill_point("merge:yaml")
+    _finish(root, task, attack, lang, work)
     return final
 
 
@@ -383,6 +482,7 @@ def _replace_dir(tmp: Path, final: Path) -> None:
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)
+        kill_point("merge:swap")
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
     else:

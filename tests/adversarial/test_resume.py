@@ -214,3 +214,148 @@ def test_bad_dictionary_file_names_file_and_line(tmp_path, xtreme_data_dir, caps
     argv[argv.index(f"dictionary={bad}")] = f"dictionary={good}"
     assert main(argv) == 0
     assert (tmp_path / "o" / "xnli" / "codeswitch" / "de" / "manifest.json").is_file()
+
+
+# --- Finished sets are skipped; kills at any moment (also inside a write) leave nothing -----
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative path -> bytes, with the root's own path written as
+    ``<root>``: task YAMLs name it), hidden ones included."""
+    here = str(root.resolve()).encode()
+    return {
+        str(p.relative_to(root)): p.read_bytes().replace(here, b"<root>")
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _cli_build(root: Path, data_dir: Path, langs: str, seed: int = 7, kill_at: str | None = None):
+    """``xtreme-adv attack build`` in a subprocess; with ``kill_at`` it SIGKILLs itself there."""
+    argv = ["build", "--task", "xnli", "--langs", langs, "--attack", "charnoise",
+            "--seed", str(seed), "--limit", "70", "--data-dir", str(data_dir),
+            "--out", str(root), "--param", "min_similarity=0", "--no-progress"]  # fmt: skip
+    child = f"from adversarial.cli import main; raise SystemExit(main({argv!r}))"
+    env = {k: v for k, v in os.environ.items() if k != "XTREME_ADV_KILL_AT"}
+    env["PYTHONPATH"] = str(REPO)
+    if kill_at:
+        env["XTREME_ADV_KILL_AT"] = kill_at
+    return subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, timeout=300)
+
+
+def _fast_req(data_dir, lang: str, seed: int = 7) -> BuildRequest:
+    # "0" as the command line passes it (an int 0 resolves to another config key than 0.0)
+    params = {"min_similarity": "0"}
+    return BuildRequest(
+        "xnli", lang, "charnoise", params, seed=seed, data_dir=str(data_dir), limit=70
+    )
+
+
+def _count_runs(monkeypatch) -> list[tuple[str, int]]:
+    calls: list[tuple[str, int]] = []
+    original_run = build_mod._ChunkRunner.run
+
+    def counting_run(self, start, end):
+        calls.append((self.request.lang, start))
+        return original_run(self, start, end)
+
+    monkeypatch.setattr(build_mod._ChunkRunner, "run", counting_run)
+    return calls
+
+
+def test_finished_set_is_skipped_and_a_changed_request_rebuilds(
+    tmp_path, xtreme_data_dir, monkeypatch
+):
+    root = tmp_path / "adv"
+    first = build(_fast_req(xtreme_data_dir, "de"), root=root, progress=False)
+    before = _tree(root)
+    first_key = read_manifest(first)["config_key"]
+    calls = _count_runs(monkeypatch)
+    again = build(_fast_req(xtreme_data_dir, "de"), root=root, progress=False)
+    assert again == first and calls == [] and _tree(root) == before  # not redone, not touched
+    # Another seed is another configuration: the set is rebuilt.
+    rebuilt = build(_fast_req(xtreme_data_dir, "de", seed=8), root=root, progress=False)
+    assert calls == [("de", 0), ("de", 64)]
+    assert read_manifest(rebuilt)["config_key"] != first_key
+    # A set whose data no longer matches its manifest is not taken as finished.
+    (rebuilt / "data.parquet").write_bytes(b"truncated")
+    build(_fast_req(xtreme_data_dir, "de", seed=8), root=root, progress=False)
+    assert len(calls) == 4
+    assert not [p for p in root.rglob(".*") if p.name not in (".work",)]  # no stray temporaries
+
+
+@pytest.mark.slow
+def test_kill_during_second_language_keeps_the_first(tmp_path, xtreme_data_dir, monkeypatch):
+    reference = tmp_path / "ref"
+    assert _cli_build(reference, xtreme_data_dir, "de,ru").returncode == 0
+    root = tmp_path / "adv"
+    build(_fast_req(xtreme_data_dir, "de"), root=root, progress=False)
+    de_before = _tree(root / "xnli" / "charnoise" / "de")
+    # Killed INSIDE the write of ru's first chunk (temporary written, not yet renamed); de is
+    # finished, so the kill lands in ru.
+    killed = _cli_build(root, xtreme_data_dir, "de,ru", kill_at="write:chunk-00000.jsonl")
+    assert killed.returncode == -signal.SIGKILL
+    stray = list((root / ".work" / "xnli" / "charnoise" / "ru").rglob(".chunk-00000.jsonl.tmp-*"))
+    assert len(stray) == 1 and not (root / "xnli" / "charnoise" / "ru").exists()
+    calls = _count_runs(monkeypatch)
+    assert main(_build_argv_langs(root, xtreme_data_dir, "de,ru")) == 0
+    assert calls == [("ru", 0), ("ru", 64)]  # de not redone, ru resumed from scratch
+    assert _tree(root / "xnli" / "charnoise" / "de") == de_before
+    assert _tree(root) == _tree(reference)  # same bytes, no stray files, no work folder
+
+
+def _build_argv_langs(root: Path, data_dir: Path, langs: str) -> list[str]:
+    return ["build", "--task", "xnli", "--langs", langs, "--attack", "charnoise", "--seed", "7",
+            "--limit", "70", "--data-dir", str(data_dir), "--out", str(root),
+            "--param", "min_similarity=0", "--no-progress"]  # fmt: skip
+
+
+KILL_POINTS = [
+    "write:chunk-00001.jsonl",
+    "merge:parquet",
+    "write:manifest.json",
+    "merge:swap",
+    "merge:yaml",
+    "write:xtreme_adv_xnli_charnoise_de.yaml",
+    "merge:cleanup",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_kill_inside_build_or_merge_then_rerun_gives_the_same_bytes(
+    tmp_path, xtreme_data_dir, point
+):
+    reference = tmp_path / "ref"
+    assert _cli_build(reference, xtreme_data_dir, "de").returncode == 0
+    root = tmp_path / "adv"
+    if point == "merge:swap":  # the swap happens when a set of other settings is replaced
+        assert _cli_build(root, xtreme_data_dir, "de", seed=6).returncode == 0
+    killed = _cli_build(root, xtreme_data_dir, "de", kill_at=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert _cli_build(root, xtreme_data_dir, "de").returncode == 0
+    assert _tree(root) == _tree(reference)
+
+
+def test_planted_stale_temporaries_are_removed_live_ones_kept(tmp_path, xtreme_data_dir):
+    root = tmp_path / "adv"
+    parent = root / "xnli" / "charnoise"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    planted = [
+        parent / f".de.tmp-{dead}-abc",
+        parent / ".de.tmp-legacy",
+        parent / f".de.old-{dead}",
+    ]
+    for folder in planted:
+        folder.mkdir(parents=True)
+        (folder / "data.parquet").write_bytes(b"PAR1 half")
+    live = parent / f".de.tmp-{os.getpid()}-live"  # a merge in progress in a live process
+    live.mkdir()
+    tasks = root / "tasks"
+    tasks.mkdir()
+    (tasks / f".xtreme_adv_xnli_charnoise_de.yaml.tmp-{dead}-x").write_text("half")
+    build(_fast_req(xtreme_data_dir, "de"), root=root, progress=False)
+    assert not any(p.exists() for p in planted)
+    assert live.is_dir()
+    assert not list(tasks.glob(".*"))
