@@ -8,27 +8,18 @@ are paired by ``doc.id`` (docs/contracts.md section 6).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from leaderboards import stats
 from leaderboards.errors import LeaderboardError
-from leaderboards.names import TaskName
+from leaderboards.names import TaskName, parse_task
 from leaderboards.results import ModelRun, TaskResult
+from leaderboards.units import Scores, Side
 
 SCHEMA = "xtreme-adv/leaderboard/1"
 ALPHA = 0.05
-
-
-@dataclass
-class Paired:
-    """Per-document scores of one row, on the documents both sides share (clean order)."""
-
-    ids: list[str]
-    clean: np.ndarray
-    adv: np.ndarray
-    binary: bool
 
 
 @dataclass
@@ -41,7 +32,6 @@ class Board:
     comparisons: list[dict]
     comparison_averages: list[dict]
     settings: dict
-    paired: dict[tuple[str, str], Paired] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict:
         """The leaderboard as JSON (schema ``xtreme-adv/leaderboard/1``)."""
@@ -117,30 +107,91 @@ def check_comparable(runs: dict[str, ModelRun]) -> None:
                 )
 
 
-def pair_samples(clean: TaskResult, adv: TaskResult) -> Paired | None:
-    """Pair the two samples files by doc.id; None when either side has no per-doc scores."""
-    if clean.samples is None or adv.samples is None:
+def align(scores: list[Scores]) -> list[Scores] | None:
+    """Restrict every side to the documents all of them hold, in the first side's order."""
+    common = set(scores[0].ids)
+    for other in scores[1:]:
+        common &= set(other.ids)
+    if not common:
         return None
-    adv_index = adv.samples.index()
-    keep = [(i, adv_index[d]) for i, d in enumerate(clean.samples.ids) if d in adv_index]
-    if not keep:
-        raise LeaderboardError(
-            f"{adv.source}: no doc.id of {adv.name.name} matches one of {clean.name.name}"
-        )
-    ci = np.fromiter((i for i, _ in keep), dtype=np.int64, count=len(keep))
-    ai = np.fromiter((j for _, j in keep), dtype=np.int64, count=len(keep))
-    return Paired(
-        [clean.samples.ids[i] for i in ci],
-        clean.samples.values[ci],
-        adv.samples.values[ai],
-        clean.samples.binary and adv.samples.binary,
-    )
+    order = [d for d in scores[0].ids if d in common]
+    out = []
+    for s in scores:
+        if len(s.ids) == len(order) and s.ids == tuple(order):
+            out.append(s)
+            continue
+        index = s.index()
+        out.append(s.take(np.fromiter((index[d] for d in order), np.int64, len(order))))
+    return out
+
+
+def unit_codes(scores: Scores) -> tuple[np.ndarray | None, int]:
+    """Resampling units: QA context paragraphs (codes 0..k-1), else each document (None)."""
+    if scores.cluster is None:
+        return None, len(scores.ids)
+    _, codes = np.unique(scores.cluster, return_inverse=True)
+    return codes.astype(np.int64), int(codes.max()) + 1
+
+
+@dataclass
+class Combination:
+    """sum_k coef_k * statistic_k over sides that share one resampling of units."""
+
+    sides: list[Side]
+    coefs: list[float]
+
+    def collapsed(self) -> Combination:
+        """One side when all share their denominators (a linear statistic: exact, faster)."""
+        first = self.sides[0]
+        if first.kind == "bucc" or any(
+            s.kind == "bucc" or not np.array_equal(s.den, first.den) for s in self.sides[1:]
+        ):
+            return self
+        num = sum(c * s.num for c, s in zip(self.coefs, self.sides, strict=True))
+        return Combination([Side(first.kind, np.asarray(num, dtype=np.float64), first.den)], [1.0])
+
+    def point(self) -> float:
+        """The combination on the documents as they are."""
+        return float(sum(c * s.point() for c, s in zip(self.coefs, self.sides, strict=True)))
+
+    def replicates(self, idx: np.ndarray) -> np.ndarray:
+        """The combination on every resample."""
+        out = np.zeros(idx.shape[0])
+        for c, s in zip(self.coefs, self.sides, strict=True):
+            out += c * s.replicates(idx)
+        return out
+
+    def jackknife(self) -> np.ndarray | None:
+        """Leave-one-unit-out values (None if a side has none)."""
+        jacks = [s.jackknife() for s in self.sides]
+        if any(j is None for j in jacks):
+            return None
+        return sum(c * j for c, j in zip(self.coefs, jacks, strict=True))
+
+    def bca(self, idx: np.ndarray) -> tuple[stats.BCa, np.ndarray]:
+        """BCa interval and p-value, with the replicates (for averages)."""
+        one = self.collapsed()
+        reps = one.replicates(idx)
+        return stats.bca(reps, one.point(), one.jackknife()), reps
+
+
+@dataclass
+class RowReplicates:
+    """Bootstrap replicates of a row's clean and adversarial score (for average intervals)."""
+
+    clean: np.ndarray
+    adv: np.ndarray
 
 
 def make_row(
     run: ModelRun, clean: TaskResult, adv: TaskResult, n_boot: int, seed: int
-) -> tuple[dict, Paired | None]:
-    """One leaderboard row: scores, drops and, with samples, flips and paired intervals."""
+) -> tuple[dict, RowReplicates | None]:
+    """One leaderboard row: scores, drops and, with samples, flips and paired intervals.
+
+    With per-sample files, ``clean``, ``adv`` and ``drop`` are estimates on the documents both
+    sides hold (``n_paired``), the same documents their intervals describe; the results file's
+    own values are kept as ``clean_reported`` / ``adv_reported`` (over ``n_clean`` / ``n_adv``).
+    """
     name = adv.name
     row = {
         "model": run.model_id,
@@ -152,53 +203,107 @@ def make_row(
         "adv": _r(adv.value),
         "drop": _r(clean.value - adv.value),
         "pdr": _r(stats.performance_drop_rate(clean.value, adv.value)),
+        "clean_reported": _r(clean.value),
+        "adv_reported": _r(adv.value),
         "clean_stderr": _r(clean.stderr),
         "adv_stderr": _r(adv.stderr),
         "n_clean": clean.n,
         "n_adv": adv.n,
         "n_paired": None,
+        "n_units": None,
+        "interval_method": None,
         "flip_rate": None,
         "clean_ci": None,
         "adv_ci": None,
         "drop_ci": None,
+        "drop_p": None,
         "pdr_ci": None,
         "version": adv.version,
         "task_hash_clean": clean.task_hash,
         "task_hash_adv": adv.task_hash,
     }
-    paired = pair_samples(clean, adv)
-    if paired is not None:
-        boot = stats.paired_bootstrap(
-            paired.clean, paired.adv, stats.row_rng(seed, f"{run.model_id}|{name.name}"), n_boot
+    if clean.samples is None or adv.samples is None:
+        return row, None
+    pair = align([clean.samples, adv.samples])
+    if pair is None:
+        raise LeaderboardError(
+            f"{adv.source}: no doc.id of {adv.name.name} matches one of {clean.name.name}"
         )
-        row["n_paired"] = len(paired.ids)
-        row["clean_ci"] = _ci(stats.percentile_interval(boot.clean))
-        row["adv_ci"] = _ci(stats.percentile_interval(boot.adv))
-        row["drop_ci"] = _ci(stats.percentile_interval(boot.drop))
-        row["pdr_ci"] = _ci(stats.interval_or_none(boot.pdr))
-        if paired.binary:
-            row["flip_rate"] = _r(stats.flip_rate(paired.clean, paired.adv))
-    return row, paired
+    sc_docs, sa_docs = pair
+    units, n_units = unit_codes(sc_docs)
+    sc, sa = Side.of(sc_docs, units, n_units), Side.of(sa_docs, units, n_units)
+    idx = stats.bootstrap_indices(
+        stats.row_rng(seed, f"{run.model_id}|{name.name}"), n_units, n_boot
+    )
+    c_point, a_point = sc.point(), sa.point()
+    drop, _ = Combination([sc, sa], [1.0, -1.0]).bca(idx)
+    rc, ra = sc.replicates(idx), sa.replicates(idx)
+    binary = sc_docs.binary and sa_docs.binary
+    if binary:  # score intervals: right coverage at small n and at 0% / 100%
+        n = len(sc_docs.ids)
+        row["clean_ci"] = _ci(stats.wilson_interval(int(sc_docs.num.sum()), n))
+        row["adv_ci"] = _ci(stats.wilson_interval(int(sa_docs.num.sum()), n))
+        row["drop_ci"] = _ci(stats.newcombe_paired_interval(sc_docs.num, sa_docs.num))
+        row["flip_rate"] = _r(stats.flip_rate(sc_docs.num, sa_docs.num))
+        row["interval_method"] = "wilson/newcombe"
+    else:
+        row["clean_ci"] = _ci(stats.bca(rc, c_point, sc.jackknife()).interval)
+        row["adv_ci"] = _ci(stats.bca(ra, a_point, sa.jackknife()).interval)
+        row["drop_ci"] = _ci(drop.interval)
+        row["interval_method"] = "bca" + ("-clustered" if units is not None else "")
+    row["drop_p"] = _r(drop.p)
+    pdr = stats.performance_drop_rate(c_point, a_point)
+    if pdr is not None and np.all(rc > 0):
+        jc, ja = sc.jackknife(), sa.jackknife()
+        jack = None if jc is None or ja is None or np.any(jc <= 0) else 1.0 - ja / jc
+        row["pdr_ci"] = _ci(stats.bca(1.0 - ra / rc, pdr, jack).interval)
+    row.update(
+        clean=_r(c_point), adv=_r(a_point), drop=_r(c_point - a_point), pdr=_r(pdr),
+        n_paired=len(sc_docs.ids), n_units=n_units,
+    )  # fmt: skip
+    return row, RowReplicates(rc, ra)
 
 
 def _mean(values: list[float]) -> float:
     return float(np.mean(values))
 
 
-def xtreme_averages(rows: list[dict]) -> list[dict]:
+def _avg_ci(reps: list[RowReplicates | None]) -> tuple[dict, RowReplicates | None]:
+    """Percentile intervals of an average whose parts were resampled independently (strata)."""
+    if not reps or any(r is None for r in reps):
+        return {"clean_ci": None, "adv_ci": None, "drop_ci": None}, None
+    clean = np.mean([r.clean for r in reps], axis=0)
+    adv = np.mean([r.adv for r in reps], axis=0)
+    return (
+        {
+            "clean_ci": _ci(stats.percentile_interval(clean)),
+            "adv_ci": _ci(stats.percentile_interval(adv)),
+            "drop_ci": _ci(stats.percentile_interval(clean - adv)),
+        },
+        RowReplicates(clean, adv),
+    )
+
+
+def xtreme_averages(
+    rows: list[dict], replicates: dict[tuple[str, str, str, str], RowReplicates] | None = None
+) -> list[dict]:
     """XTREME-style averages: over languages per task, then over tasks, per model and attack.
 
     ``level`` is ``task`` (mean over the task's languages) or ``all`` (mean of the task means).
-    The relative drop of an average is the PDR of the averaged scores.
+    The relative drop of an average is the PDR of the averaged scores. With ``replicates``
+    (keyed by model, task, lang, attack), each average gets percentile intervals of the same
+    average taken over the rows' bootstrap replicates (languages are independent strata).
     """
+    replicates = replicates or {}
     by_task: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for row in rows:
         by_task[(row["model"], row["attack"], row["task"])].append(row)
     out: list[dict] = []
-    per_attack: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    per_attack: dict[tuple[str, str], list[tuple[dict, RowReplicates | None]]] = defaultdict(list)
     for (model, attack, task), group in sorted(by_task.items()):
         clean = _mean([r["clean"] for r in group])
         adv = _mean([r["adv"] for r in group])
+        cis, reps = _avg_ci([replicates.get((model, task, r["lang"], attack)) for r in group])
         avg = {
             "model": model,
             "attack": attack,
@@ -210,12 +315,14 @@ def xtreme_averages(rows: list[dict]) -> list[dict]:
             "pdr": _r(stats.performance_drop_rate(clean, adv)),
             "n_langs": len(group),
             "n_tasks": 1,
+            **cis,
         }
         out.append(avg)
-        per_attack[(model, attack)].append(avg)
+        per_attack[(model, attack)].append((avg, reps))
     for (model, attack), group in sorted(per_attack.items()):
-        clean = _mean([a["clean"] for a in group])
-        adv = _mean([a["adv"] for a in group])
+        clean = _mean([a["clean"] for a, _ in group])
+        adv = _mean([a["adv"] for a, _ in group])
+        cis, _ = _avg_ci([r for _, r in group])
         out.append(
             {
                 "model": model,
@@ -226,8 +333,9 @@ def xtreme_averages(rows: list[dict]) -> list[dict]:
                 "adv": _r(adv),
                 "drop": _r(clean - adv),
                 "pdr": _r(stats.performance_drop_rate(clean, adv)),
-                "n_langs": sum(a["n_langs"] for a in group),
+                "n_langs": sum(a["n_langs"] for a, _ in group),
                 "n_tasks": len(group),
+                **cis,
             }
         )
     return out
@@ -275,37 +383,76 @@ def recipe_groups(
     return out
 
 
-def _common(paired: list[Paired]) -> list[str] | None:
-    common = set(paired[0].ids)
-    for p in paired[1:]:
-        common &= set(p.ids)
-    return [d for d in paired[0].ids if d in common] or None
+def _comparison_id(card: dict) -> str:
+    label = "+".join(sorted(card.get("intermediate_tasks") or [])) or "intermediate"
+    base = card["base_model"].get("name", card["base_model"]["sha256"][:12])
+    return f"{base}/{card.get('target_task')}: {label} vs direct"
+
+
+def _doc_level_test(
+    inter: list[TaskResult], direct: list[TaskResult], rng: np.random.Generator, n_boot: int
+) -> tuple[dict, np.ndarray] | None:
+    """Difference of drops on the documents every model of both seed sets holds.
+
+    ``inter`` / ``direct`` alternate clean and adversarial results, seed by seed. Units
+    (documents, or QA paragraphs) are resampled with replacement, each carrying all its seeds
+    and both recipes: the cluster bootstrap of Davison and Hinkley (1997, sec. 3.8) with the
+    document as cluster. Seeds are not resampled again inside a document: for a mean that
+    would count the within-document variance twice (a conservative, not a valid, test); the
+    spread over seeds is reported separately as ``ci_seeds``.
+    """
+    results = [*inter, *direct]
+    if any(r.samples is None for r in results):
+        return None
+    if len({r.samples.kind for r in results}) != 1:
+        return None
+    aligned = align([r.samples for r in results])
+    if aligned is None:
+        return None
+    units, n_units = unit_codes(aligned[0])
+    sides = [Side.of(a, units, n_units) for a in aligned]
+    k = len(inter) // 2
+    # drop = clean - adv, averaged over seeds; intermediate minus direct
+    coefs = [(1.0 if j % 2 == 0 else -1.0) / k for j in range(2 * k)]
+    coefs += [-c for c in coefs]
+    idx = stats.bootstrap_indices(rng, n_units, n_boot)
+    result, reps = Combination(sides, coefs).bca(idx)
+    drop_i = Combination(sides[: 2 * k], coefs[: 2 * k]).point()
+    return (
+        {
+            "drop_intermediate": _r(drop_i),
+            "drop_direct": _r(drop_i - result.estimate),
+            "diff": _r(result.estimate),
+            "ci_examples": _ci(result.interval),
+            "p": _r(result.p),
+            "test": "bca-bootstrap-documents" + ("-clustered" if units is not None else ""),
+            "n_paired": len(aligned[0].ids),
+            "n_units": n_units,
+        },
+        reps,
+    )
 
 
 def compare(
     inter: dict[int, ModelRun],
     direct: dict[int, ModelRun],
     rows: dict[tuple[str, str], dict],
-    paired: dict[tuple[str, str], Paired],
     n_boot: int,
     seed: int,
     tasks_of: dict[str, set[str]],
 ) -> tuple[list[dict], list[dict]]:
     """Difference of drops (intermediate - direct) per task x language x attack, and averages.
 
-    Intervals: over examples, a paired bootstrap of documents shared by every model of both
-    seed sets (one draw for all, so seeds stay paired); over seeds, a Student-t interval of the
-    per-seed differences. McNemar compares, per document and seed, whether the attack broke
-    the intermediate model vs the direct one (correct clean and wrong attacked), discordant
-    counts summed over seeds (the Mantel-Haenszel form for matched pairs).
+    With per-sample files on every side, the point estimate, its 95% BCa interval over
+    documents and the p-value (the interval inverted at zero) all come from one paired
+    resampling of the documents every model of both seed sets holds, so the sign of ``diff``,
+    ``ci_examples`` and ``p`` always agree. Without them, ``diff`` is the mean of the rows'
+    drop differences and only the interval over seeds exists. Benjamini-Hochberg runs over
+    the p-values of each task's languages x attacks within one comparison.
     """
     seeds = sorted(inter)
     first = inter[seeds[0]].provenance
-    label = f"{'+'.join(sorted(first.get('intermediate_tasks') or [])) or 'intermediate'}"
-    cid = (
-        f"{first['base_model'].get('name', first['base_model']['sha256'][:12])}/"
-        f"{first.get('target_task')}: {label} vs direct"
-    )
+    cid = _comparison_id(first)
     tasks = set.intersection(
         *(tasks_of[run.model_id] for run in [*inter.values(), *direct.values()])
     )
@@ -333,120 +480,117 @@ def compare(
             "diff_by_seed": [_r(d) for d in diffs],
             "ci_seeds": _ci(stats.seed_interval(diffs)),
             "ci_examples": None,
+            "p": None,
+            "test": None,
             "n_paired": None,
-            "mcnemar": None,
+            "n_units": None,
             "p_adjusted": None,
             "significant": None,
         }
-        pi = [paired.get((inter[s].model_id, task_name)) for s in seeds]
-        pd = [paired.get((direct[s].model_id, task_name)) for s in seeds]
-        if all(p is not None for p in pi + pd):
-            common = _common(pi + pd)
-            if common is not None:
-                pos = [p_.index_of(common) for p_ in map(_Indexer, pi + pd)]
-                pi_sel = [
-                    (p.clean[j], p.adv[j]) for p, j in zip(pi, pos[: len(seeds)], strict=True)
-                ]
-                pd_sel = [
-                    (p.clean[j], p.adv[j]) for p, j in zip(pd, pos[len(seeds) :], strict=True)
-                ]
-                per_doc = np.mean(
-                    [
-                        (ci - ai) - (cd - ad)
-                        for (ci, ai), (cd, ad) in zip(pi_sel, pd_sel, strict=True)
-                    ],
-                    axis=0,
-                )
-                rng = stats.row_rng(seed, f"cmp|{cid}|{task_name}")
-                idx = stats.bootstrap_indices(rng, per_doc.size, n_boot)
-                reps = per_doc[idx].mean(axis=1)
-                replicates[task_name] = reps
-                item["ci_examples"] = _ci(stats.percentile_interval(reps))
-                item["n_paired"] = len(common)
-                if all(p.binary for p in pi + pd):
-                    b = c = 0
-                    for (ci, ai), (cd, ad) in zip(pi_sel, pd_sel, strict=True):
-                        broken_i = (ci == 1) & (ai == 0)
-                        broken_d = (cd == 1) & (ad == 0)
-                        db, dc = stats.discordant(broken_i, broken_d)
-                        b, c = b + db, c + dc
-                    test = stats.mcnemar(b, c)
-                    item["mcnemar"] = {
-                        "b_intermediate_only_broken": test.b,
-                        "c_direct_only_broken": test.c,
-                        "p_exact": _r(test.p_exact),
-                        "chi2_cc": _r(test.chi2),
-                        "p_chi2_cc": _r(test.p_chi2),
-                    }
+        adv_name = task_name
+        clean_name = parse_task(task_name).clean.name
+        sides_i = [r for s in seeds for r in (inter[s].tasks[clean_name], inter[s].tasks[adv_name])]
+        sides_d = [
+            r for s in seeds for r in (direct[s].tasks[clean_name], direct[s].tasks[adv_name])
+        ]
+        rng = stats.row_rng(seed, f"cmp|{cid}|{task_name}")
+        tested = _doc_level_test(sides_i, sides_d, rng, n_boot)
+        if tested is not None:
+            item.update(tested[0])
+            replicates[task_name] = tested[1]
         out.append(item)
-    # Benjamini-Hochberg across the languages and attacks of each task of this comparison.
     by_task: dict[str, list[dict]] = defaultdict(list)
     for item in out:
-        if item["mcnemar"] is not None:
+        if item["p"] is not None:
             by_task[item["task"]].append(item)
     for items in by_task.values():
-        adjusted = stats.benjamini_hochberg([i["mcnemar"]["p_exact"] for i in items])
+        adjusted = stats.benjamini_hochberg([i["p"] for i in items])
         for item, p in zip(items, adjusted, strict=True):
             item["p_adjusted"] = _r(p)
             item["significant"] = p < ALPHA
     return out, _comparison_averages(out, replicates)
 
 
-class _Indexer:
-    def __init__(self, paired: Paired):
-        self.pos = {d: i for i, d in enumerate(paired.ids)}
-
-    def index_of(self, ids: list[str]) -> np.ndarray:
-        return np.fromiter((self.pos[d] for d in ids), dtype=np.int64, count=len(ids))
+def _average_item(first: dict, group: list[dict], reps: list[np.ndarray] | None) -> dict:
+    ci_examples = p = None
+    if reps is not None:
+        mean_reps = np.mean(reps, axis=0)
+        ci_examples = _ci(stats.percentile_interval(mean_reps))
+        p = _r(stats.percentile_pvalue(mean_reps))
+    tested = [i for i in group if i.get("p") is not None or i.get("n_tested")]
+    n_tested = sum(i.get("n_tested", 1) for i in tested)
+    n_sig = sum(
+        i.get("n_significant") or 0 if "n_tested" in i else int(bool(i["significant"]))
+        for i in tested
+    )
+    by_seed = np.mean([i["diff_by_seed"] for i in group], axis=0).tolist()
+    return {
+        "comparison": first["comparison"],
+        "intermediate_models": first["intermediate_models"],
+        "direct_models": first["direct_models"],
+        "seeds": first["seeds"],
+        "n_langs": sum(i.get("n_langs", 1) for i in group),
+        "drop_intermediate": _r(_mean([i["drop_intermediate"] for i in group])),
+        "drop_direct": _r(_mean([i["drop_direct"] for i in group])),
+        "diff": _r(_mean([i["diff"] for i in group])),
+        "diff_by_seed": [_r(d) for d in by_seed],
+        "ci_examples": ci_examples,
+        "p": p,
+        "ci_seeds": _ci(stats.seed_interval(by_seed)),
+        "n_tested": n_tested,
+        # None, shown as n/a, when no test ran: never "0 significant" for "not tested".
+        "n_significant": n_sig if n_tested else None,
+    }
 
 
 def _comparison_averages(items: list[dict], replicates: dict[str, np.ndarray]) -> list[dict]:
-    """Per comparison, task and attack: the difference averaged over languages, with intervals.
+    """Per comparison: the difference averaged over languages (per task and attack), then over
+    tasks (``task`` = ``all``), with intervals from the averaged replicates.
 
-    The example interval averages per-language bootstrap replicates (strata resampled
-    independently); the seed interval uses the per-seed language averages.
+    Languages (and tasks) are resampled independently (their own streams), so the average of
+    their replicates is a stratified bootstrap replicate of the average; its percentile
+    interval and p-value (ties half) agree in sign by construction.
     """
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for item in items:
         groups[(item["task"], item["attack"])].append(item)
     out = []
+    per_attack: dict[str, list[tuple[dict, np.ndarray | None]]] = defaultdict(list)
     for (task, attack), group in sorted(groups.items()):
         names = [f"xtreme_adv_{task}_{attack}_{i['lang']}" for i in group]
-        ci_examples = None
-        if all(n in replicates for n in names):
-            ci_examples = _ci(
-                stats.percentile_interval(np.mean([replicates[n] for n in names], axis=0))
-            )
-        first = group[0]
-        by_seed = np.mean([i["diff_by_seed"] for i in group], axis=0).tolist()
-        out.append(
-            {
-                "comparison": first["comparison"],
-                "intermediate_models": first["intermediate_models"],
-                "direct_models": first["direct_models"],
-                "seeds": first["seeds"],
-                "task": task,
-                "attack": attack,
-                "n_langs": len(group),
-                "drop_intermediate": _r(_mean([i["drop_intermediate"] for i in group])),
-                "drop_direct": _r(_mean([i["drop_direct"] for i in group])),
-                "diff": _r(_mean([i["diff"] for i in group])),
-                "ci_examples": ci_examples,
-                "ci_seeds": _ci(stats.seed_interval(by_seed)),
-                "n_significant": sum(1 for i in group if i["significant"]),
-            }
-        )
+        reps = [replicates[n] for n in names] if all(n in replicates for n in names) else None
+        avg = {
+            "task": task,
+            "attack": attack,
+            "level": "task",
+            **_average_item(group[0], group, reps),
+        }
+        out.append(avg)
+        per_attack[attack].append((avg, None if reps is None else np.mean(reps, axis=0)))
+    for attack, group in sorted(per_attack.items()):
+        parts = [a for a, _ in group]
+        reps = [r for _, r in group]
+        avg = {
+            "task": "all", "attack": attack, "level": "all",
+            **_average_item(parts[0], parts, None if any(r is None for r in reps) else reps),
+        }  # fmt: skip
+        avg["n_tasks"] = len(parts)
+        out.append(avg)
     return out
 
 
 def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
-    """Compute the whole leaderboard from merged runs (pure: same inputs, same board)."""
+    """Compute the whole leaderboard from merged runs (pure: same inputs, same board).
+
+    Row replicates live only while their model's averages are computed, so memory does not
+    grow with models x rows x resamples.
+    """
     if not runs:
         raise LeaderboardError("no model results to build a leaderboard from")
     check_comparable(runs)
     rows: list[dict] = []
+    averages: list[dict] = []
     by_key: dict[tuple[str, str], dict] = {}
-    paired: dict[tuple[str, str], Paired] = {}
     models = []
     for model_id in sorted(runs):
         run = runs[model_id]
@@ -455,12 +599,16 @@ def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
             raise LeaderboardError(
                 f"{run.files[0]}: no xtreme_adv_* task for model {model_id!r}; nothing to compare"
             )
+        model_rows = []
+        reps: dict[tuple[str, str, str, str], RowReplicates] = {}
         for clean, adv in pairs:
-            row, p = make_row(run, clean, adv, n_boot, seed)
-            rows.append(row)
+            row, r = make_row(run, clean, adv, n_boot, seed)
+            model_rows.append(row)
             by_key[(model_id, adv.name.name)] = row
-            if p is not None:
-                paired[(model_id, adv.name.name)] = p
+            if r is not None:
+                reps[(model_id, adv.name.task, adv.name.lang, adv.name.attack)] = r
+        rows.extend(model_rows)
+        averages.extend(xtreme_averages(model_rows, reps))
         card = run.provenance or {}
         models.append(
             {
@@ -470,6 +618,7 @@ def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
                 "target_task": card.get("target_task"),
                 "intermediate_tasks": card.get("intermediate_tasks"),
                 "seed": card.get("seed"),
+                "weights_sha256": card.get("weights_sha256"),
                 "provenance": run.provenance,
                 "model_name": run.model_name,
                 "sources": sorted(run.files),
@@ -481,10 +630,12 @@ def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
     for model_id, task_name in by_key:
         tasks_of[model_id].add(task_name)
     for inter, direct in recipe_groups(runs):
-        items, avgs = compare(inter, direct, by_key, paired, n_boot, seed, tasks_of)
+        items, avgs = compare(inter, direct, by_key, n_boot, seed, tasks_of)
         comparisons.extend(items)
         comparison_averages.extend(avgs)
-    settings = {"bootstrap": n_boot, "seed": seed, "confidence": stats.CONFIDENCE, "alpha": ALPHA}
-    return Board(
-        models, rows, xtreme_averages(rows), comparisons, comparison_averages, settings, paired
-    )
+    settings = {
+        "bootstrap": n_boot, "seed": seed, "confidence": stats.CONFIDENCE, "alpha": ALPHA,
+        "test": "difference of drops: BCa bootstrap over documents (QA: context paragraphs), "
+        "p-value = interval inverted at 0; Benjamini-Hochberg per comparison and task",
+    }  # fmt: skip
+    return Board(models, rows, averages, comparisons, comparison_averages, settings)

@@ -9,12 +9,13 @@ from collections import defaultdict
 from leaderboards.compute import Board
 
 ROW_FIELDS = (
-    "model task lang attack metric clean adv drop pdr flip_rate n_clean n_adv n_paired "
-    "clean_ci adv_ci drop_ci pdr_ci clean_stderr adv_stderr version task_hash_clean task_hash_adv"
+    "model task lang attack metric clean adv drop pdr flip_rate n_clean n_adv n_paired n_units "
+    "clean_ci adv_ci drop_ci drop_p pdr_ci interval_method clean_reported adv_reported "
+    "clean_stderr adv_stderr version task_hash_clean task_hash_adv"
 ).split()
 COMPARISON_FIELDS = (
     "comparison task lang attack metric drop_intermediate drop_direct diff ci_examples ci_seeds "
-    "n_paired seeds p_exact p_adjusted significant intermediate_models direct_models"
+    "n_paired n_units seeds p test p_adjusted significant intermediate_models direct_models"
 ).split()
 
 
@@ -93,7 +94,8 @@ def markdown(board: Board, max_models: int = 50) -> str:
             lines.append(
                 f"| {md_cell(c['comparison'])} | {c['task']} | {c['attack']} | {c['n_langs']} | "
                 f"{pct(c['drop_intermediate'])} | {pct(c['drop_direct'])} | {pct(c['diff'])} | "
-                f"{pct_ci(c['ci_examples'])} | {pct_ci(c['ci_seeds'])} | {c['n_significant']} |"
+                f"{pct_ci(c['ci_examples'])} | {pct_ci(c['ci_seeds'])} | "
+                f"{'n/a' if c['n_significant'] is None else c['n_significant']} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -102,21 +104,26 @@ def _safe(v: object) -> object:
     # Untrusted names must not become spreadsheet formulas (CSV injection); numbers stay as-is.
     if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
         try:
-            float(v.split(" ")[0])
+            float(v)  # the whole cell: "-5 =cmd|..." is a formula, "-0.5" is a number
         except ValueError:
             return "'" + v
     return v
+
+
+def _is_interval(name: str) -> bool:
+    return name.endswith("_ci") or name.startswith("ci_")
 
 
 def _flat(record: dict, fields: list[str]) -> list[str]:
     out = []
     for f in fields:
         v = record.get(f)
+        if _is_interval(f):  # one column per bound: a spreadsheet can sort and plot them
+            out += ["", ""] if v is None else [str(v[0]), str(v[1])]
+            continue
         if isinstance(v, float | int):  # most cells: no list joining, no formula guard
             out.append(str(v))
             continue
-        if f == "p_exact":
-            v = (record.get("mcnemar") or {}).get("p_exact")
         if isinstance(v, list):
             v = " ".join(str(_safe(x)) for x in v)
         v = _safe(v)
@@ -125,10 +132,13 @@ def _flat(record: dict, fields: list[str]) -> list[str]:
 
 
 def to_csv(records: list[dict], fields: list[str]) -> str:
-    """CSV with a header; lists are space-joined, missing values empty."""
+    """CSV with a header; intervals as ``<name>_low`` / ``<name>_high``, missing values empty."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(fields)
+    header = []
+    for f in fields:
+        header += [f"{f}_low", f"{f}_high"] if _is_interval(f) else [f]
+    writer.writerow(header)
     for record in records:
         writer.writerow(_flat(record, fields))
     return buf.getvalue()

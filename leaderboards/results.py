@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -21,11 +22,13 @@ from leaderboards.jsonio import (
     MAX_RESULTS_BYTES,
     MAX_SAMPLES_BYTES,
     finite,
-    iter_jsonl,
+    iter_jsonl_lines,
+    iter_lines,
     loads,
     read_bytes,
 )
 from leaderboards.names import FILTER, TaskName, parse_task
+from leaderboards.units import KIND_OF_TASK, QA_TASKS, Scores, cluster_of, shared_ids, unit_value
 
 LM_EVAL_VERSION = "0.4.13"
 PROVENANCE_SCHEMA = "xtreme-adv/provenance/1"
@@ -51,6 +54,10 @@ class FileSet(Protocol):
 
     def origin(self, name: str) -> str:
         """How to name ``name`` in a message."""
+        ...
+
+    def lines(self, name: str, limit: int) -> Iterator[bytes]:
+        """The lines of ``name`` one at a time (refused before reading if over ``limit``)."""
         ...
 
 
@@ -83,18 +90,12 @@ class LocalFiles:
         """The file's path."""
         return str(self.root / name)
 
+    def lines(self, name: str, limit: int) -> Iterator[bytes]:
+        """Stream the lines of ``name``; its size is checked before anything is read."""
+        return iter_lines(self.root / name, limit)
 
-@dataclass
-class Samples:
-    """Per-document scores of one task, in file order, keyed by ``doc.id``."""
 
-    ids: list[str]
-    values: np.ndarray  # float64, one per doc
-    binary: bool  # every value is 0 or 1 (correctness), so flips and McNemar apply
-
-    def index(self) -> dict[str, int]:
-        """Map doc id -> position."""
-        return {doc_id: i for i, doc_id in enumerate(self.ids)}
+Samples = Scores  # per-document units of one task (leaderboards.units)
 
 
 @dataclass
@@ -181,16 +182,35 @@ def task_hash_of(lines: list[dict]) -> str:
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 
-def read_samples(data: bytes, origin: str, task: TaskResult) -> tuple[Samples | None, str]:
-    """Parse one samples JSONL; returns the per-doc scores (None if not scalar) and its hash."""
-    lines = list(iter_jsonl(data, origin))
-    if not lines:
-        raise LeaderboardError(f"{origin}: no samples")
+def read_samples(
+    lines: Iterable[bytes], origin: str, task: TaskResult
+) -> tuple[Samples | None, str]:
+    """Parse one samples JSONL as a stream; returns the per-document units and the task hash.
+
+    Lines are decoded one at a time and only the fields the leaderboard needs are kept, so
+    memory grows with the number of documents, not with the size of the file. Per-sample
+    values are checked against the task's metric kind (leaderboards.units); a value of the
+    wrong shape is an error naming the file and line.
+    """
+    kind = "mean" if task.name.task not in KIND_OF_TASK else KIND_OF_TASK[task.name.task]
+    hasher = hashlib.sha256()
     ids: list[str] = []
-    values: list[float] = []
-    scalar = True
+    num: list[float] = []
+    den: list[float] = []
+    score: list[float] = []
+    clusters: list[int] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
+    count = 0
+    for number, line in iter_jsonl_lines(lines, origin):
+        count += 1
+        # lm-eval's task hash covers every line, whatever its filter
+        hasher.update(
+            (
+                str(line.get("doc_hash", ""))
+                + str(line.get("prompt_hash", ""))
+                + str(line.get("target_hash", ""))
+            ).encode("utf-8")
+        )
         if line.get("filter", FILTER) != FILTER:
             continue
         doc = line.get("doc")
@@ -207,20 +227,57 @@ def read_samples(data: bytes, origin: str, task: TaskResult) -> tuple[Samples | 
         value = line.get(task.metric)
         if value is None:  # not scored: a retrieval candidate (target side) row
             continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise LeaderboardError(
-                    f"{origin} line {number}: {task.metric} is {value!r}, expected a finite number"
-                )
-        else:  # corpus-level metrics (entity F1) log per-doc tuples: no per-doc score
-            scalar = False
+        unit = unit_value(kind, value)
+        if unit is None:
+            shown = repr(value)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise LeaderboardError(
+                f"{origin} line {number}: {task.metric} is {shown}, not a per-sample value "
+                f"of {task.name.task} (docs/contracts.md section 6)"
+            )
         ids.append(doc_id)
-        values.append(float(value) if scalar else 0.0)
-    digest = task_hash_of(lines)
-    if not scalar or not ids:
+        if kind == "bucc":
+            gold, mined, s = unit
+            num.append(float(bool(mined) and gold == mined))
+            den.append(float(bool(gold)))
+            score.append(s if mined else -math.inf)
+        else:
+            num.append(unit[0])
+            den.append(unit[1])
+        if task.name.task in QA_TASKS:
+            clusters.append(cluster_of(doc))
+    if count == 0:
+        raise LeaderboardError(f"{origin}: no samples")
+    digest = hasher.hexdigest()
+    if not ids:
         return None, digest
-    arr = np.asarray(values, dtype=np.float64)
-    return Samples(ids, arr, bool(np.all((arr == 0.0) | (arr == 1.0)))), digest
+    scores = Scores(
+        kind,
+        shared_ids(ids),
+        np.asarray(num, dtype=np.float64),
+        None if kind == "mean" else np.asarray(den, dtype=np.float64),
+        np.asarray(score, dtype=np.float64) if kind == "bucc" else None,
+        np.asarray(clusters, dtype=np.int64) if clusters else None,
+    )
+    if kind == "mean" and (scores.num.min() < 0.0 or scores.num.max() > 1.0):
+        raise LeaderboardError(f"{origin}: {task.metric} per sample outside [0, 1]")
+    return scores, digest
+
+
+# A reported value and the value its samples give agree to this (float sums in another order).
+RESCORE_TOLERANCE = 1e-6
+
+
+def check_rescored(result: TaskResult, origin: str) -> None:
+    """Refuse a results value that its own per-sample file does not give."""
+    if result.samples is None:
+        return
+    again = result.samples.value()
+    if abs(again - result.value) > RESCORE_TOLERANCE:
+        raise LeaderboardError(
+            f"{result.source}: results.{result.name.name}.{result.metric},none is "
+            f"{result.value!r}, but its samples {origin} give {again!r}"
+        )
 
 
 def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelRun:
@@ -302,7 +359,7 @@ def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelR
             if files.has(sample_name):
                 sorigin = files.origin(sample_name)
                 samples, digest = read_samples(
-                    files.read(sample_name, MAX_SAMPLES_BYTES), sorigin, result
+                    files.lines(sample_name, MAX_SAMPLES_BYTES), sorigin, result
                 )
                 if result.task_hash is not None and digest != result.task_hash:
                     raise LeaderboardError(
@@ -310,6 +367,7 @@ def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelR
                         f"{sorigin} hashes to {digest}"
                     )
                 result.samples = samples
+                check_rescored(result, sorigin)
         run.tasks[task_name] = result
     return run
 

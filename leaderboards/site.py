@@ -255,7 +255,9 @@ def index_page(board: Board) -> str:
                 _num(c["diff"]),
                 f"<td>{esc(pct_ci(c['ci_examples']))}</td>",
                 f"<td>{esc(pct_ci(c['ci_seeds']))}</td>",
-                f'<td data-v="{c["n_significant"]}">{c["n_significant"]}</td>',
+                # n/a: no test ran (no per-sample files), never "0 significant"
+                f'<td data-v="{"" if c["n_significant"] is None else c["n_significant"]}">'
+                f"{'n/a' if c['n_significant'] is None else c['n_significant']}</td>",
             ]
         )
     cmp_cols = [
@@ -280,7 +282,7 @@ def index_page(board: Board) -> str:
         "baseline (same base model, target task and seeds), averaged over languages; below zero "
         "= intermediate training made the model more robust. Whiskers: 95% paired bootstrap "
         "interval over examples (or over seeds when no per-sample files exist).</p>"
-        + bar_chart(board.comparison_averages)
+        + bar_chart([a for a in board.comparison_averages if a.get("level") == "task"])
         + (table("comparisons", cmp_cols, cmp_rows, "diff:asc") if cmp_rows else "")
     )
     return page("xtreme-adv robustness leaderboard", body)

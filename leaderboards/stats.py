@@ -1,8 +1,24 @@
-"""Paired statistics for robustness deltas: bootstrap intervals, McNemar, BH, seed intervals.
+"""Statistics of robustness deltas: paired bootstrap (BCa), score intervals, tests, BH.
 
-All tests and intervals are from numpy/scipy; the bootstrap is written here (rather than with
-``scipy.stats.bootstrap``) because one resampling of documents must be shared by several
-statistics of the same row (clean, adversarial, drop, relative drop), which scipy cannot do.
+What is reported and why (the numbers behind each choice are in tests/leaderboards):
+
+- Proportions of 0/1 outcomes (clean or adversarial accuracy of a row): Wilson's score
+  interval with continuity correction (``scipy.stats.binomtest(...).proportion_ci(method=
+  "wilsoncc")``), whose coverage holds at small n and at 0% / 100%, where a bootstrap gives
+  the zero-width [1, 1].
+- The drop of a row with 0/1 outcomes on both sides: Newcombe's (1998) hybrid score interval
+  for a difference of paired proportions (his method 10). No library the project uses offers
+  it (statsmodels has only the independent-samples version), so it is written here from the
+  paper's formulas.
+- Everything else (F1, token accuracy, per-question QA scores, differences of drops): the
+  bias-corrected and accelerated (BCa) bootstrap of Efron (1987), over resampling units
+  (documents, or QA context paragraphs). It is written here rather than taken from
+  ``scipy.stats.bootstrap`` because one resampling of units must be shared by several
+  statistics of the same row or comparison (both sides of a drop, every seed of a comparison),
+  which scipy cannot do; the tests compare it with scipy's BCa.
+- Tests of a difference of drops: the BCa interval inverted at zero (Efron and Tibshirani
+  1993, ch. 15-16), so a p-value below alpha means, by construction, that the 95% interval
+  excludes zero, on the side of the point estimate.
 """
 
 from __future__ import annotations
@@ -13,11 +29,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 from scipy import stats as sps
 
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_SEED = 0
 CONFIDENCE = 0.95
+_Z = float(special.ndtri(0.5 + CONFIDENCE / 2))
 
 
 def row_rng(seed: int, key: str) -> np.random.Generator:
@@ -31,15 +49,63 @@ def row_rng(seed: int, key: str) -> np.random.Generator:
 
 
 def bootstrap_indices(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
-    """``n_boot`` resamples (rows) of ``n`` document positions, drawn with replacement."""
+    """``n_boot`` resamples (rows) of ``n`` unit positions, drawn with replacement."""
     return rng.integers(0, n, size=(n_boot, n))
 
 
+def _settle(values: np.ndarray) -> np.ndarray:
+    # Sums of the same per-document values in another order differ in the last bits; a
+    # replicate that is 0 (or equal to the estimate) must compare as such whatever the order.
+    return np.round(np.asarray(values, dtype=np.float64), 12) + 0.0
+
+
 def percentile_interval(replicates: np.ndarray) -> tuple[float, float]:
-    """Two-sided 95% percentile interval of bootstrap replicates (numpy's linear percentile)."""
-    alpha = (1.0 - CONFIDENCE) / 2.0
-    lo, hi = np.percentile(replicates, [100 * alpha, 100 * (1 - alpha)])
-    return float(lo), float(hi)
+    """Two-sided 95% percentile interval of bootstrap replicates (empirical quantiles)."""
+    return interval_and_p(_settle(replicates), 0.0, 0.0)[0]
+
+
+def percentile_pvalue(replicates: np.ndarray) -> float:
+    """Two-sided p-value of 0 that inverts :func:`percentile_interval` (same replicates)."""
+    return interval_and_p(_settle(replicates), 0.0, 0.0)[1]
+
+
+def _level(z0: float, acc: float, z: float) -> float:
+    # BCa's adjusted quantile level for the normal quantile z (Efron 1987, eq. 2.3).
+    w = z0 + z
+    return float(special.ndtr(z0 + w / (1.0 - acc * w)))
+
+
+def _level_inverse(q: float, z0: float, acc: float) -> float:
+    # The nominal level whose BCa-adjusted level is q (the map above, solved for its input).
+    if q <= 0.0:
+        return 0.0
+    if q >= 1.0:
+        return 1.0
+    w = float(special.ndtri(q)) - z0
+    den = 1.0 + acc * w
+    if den <= 0.0:
+        return 1.0 if w > 0 else 0.0
+    return float(special.ndtr(w / den - z0))
+
+
+def interval_and_p(
+    replicates: np.ndarray, z0: float, acc: float
+) -> tuple[tuple[float, float], float]:
+    """The 95% (BCa-adjusted) interval and the two-sided p-value of 0 that inverts it.
+
+    Bounds are empirical quantiles (numpy's ``inverted_cdf``), so the lower bound is above 0
+    exactly when fewer than the adjusted 2.5% of replicates are <= 0, and the upper bound is
+    below 0 exactly when at least the adjusted 97.5% are < 0; the p-value solves the same
+    conditions for the level. Hence ``p < 0.05`` if and only if the interval excludes 0, and
+    then on the side of the replicates. p is at least 1 / (B + 1) (B replicates resolve no less).
+    """
+    lo_q, hi_q = _level(z0, acc, -_Z), _level(z0, acc, _Z)
+    lo, hi = np.percentile(replicates, [100 * lo_q, 100 * hi_q], method="inverted_cdf")
+    below_or_at = _level_inverse(float(np.mean(replicates <= 0.0)), z0, acc)
+    below = _level_inverse(float(np.mean(replicates < 0.0)), z0, acc)
+    p = 2.0 * min(below_or_at, 1.0 - below)
+    p = min(1.0, max(p, 1.0 / (replicates.size + 1)))
+    return (float(lo), float(hi)), p
 
 
 def performance_drop_rate(clean: float, adv: float) -> float | None:
@@ -57,71 +123,108 @@ def flip_rate(clean: np.ndarray, adv: np.ndarray) -> float:
     return float(np.mean(clean != adv))
 
 
-@dataclass
-class PairedBootstrap:
-    """Bootstrap replicates of one paired clean/adversarial row."""
+def wilson_interval(k: int, n: int, correction: bool = True) -> tuple[float, float]:
+    """Wilson score 95% interval for k successes in n trials (scipy's binomtest).
 
-    clean: np.ndarray  # B replicate means of the clean scores
-    adv: np.ndarray  # B replicate means of the adversarial scores
-
-    @property
-    def drop(self) -> np.ndarray:
-        """Replicates of the absolute drop, clean - adv."""
-        return self.clean - self.adv
-
-    @property
-    def pdr(self) -> np.ndarray:
-        """Replicates of the performance drop rate (NaN where a replicate's clean mean is 0)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.clean > 0, 1.0 - self.adv / self.clean, np.nan)
+    With the continuity correction (the default, for a reported proportion) the coverage is
+    at least 95% at every p on a 0.01 grid for n = 20 (95.9% at worst); plain Wilson dips to
+    92.5% at n = 20, p = 0.95. Newcombe's paired interval uses plain Wilson, as published.
+    """
+    method = "wilsoncc" if correction else "wilson"
+    ci = sps.binomtest(int(k), int(n)).proportion_ci(confidence_level=CONFIDENCE, method=method)
+    return float(ci.low), float(ci.high)
 
 
-def paired_bootstrap(
-    clean: np.ndarray, adv: np.ndarray, rng: np.random.Generator, n_boot: int
-) -> PairedBootstrap:
-    """Resample documents (the same draw for both sides, which is what makes it paired)."""
-    idx = bootstrap_indices(rng, len(clean), n_boot)
-    return PairedBootstrap(clean[idx].mean(axis=1), adv[idx].mean(axis=1))
+def newcombe_paired_interval(clean: np.ndarray, adv: np.ndarray) -> tuple[float, float]:
+    """95% interval of mean(clean) - mean(adv) for paired 0/1 outcomes (Newcombe 1998, method 10).
 
-
-def interval_or_none(replicates: np.ndarray) -> tuple[float, float] | None:
-    """Percentile interval over the finite replicates; None if fewer than 90% are finite."""
-    ok = replicates[np.isfinite(replicates)]
-    if ok.size < 0.9 * replicates.size or ok.size == 0:
-        return None
-    return percentile_interval(ok)
+    Wilson intervals of both marginal proportions, combined with the phi correlation of the
+    2x2 table (phi = 0 when a margin is empty). Valid at 0% and 100%, where a bootstrap of
+    identical documents collapses to a single point.
+    """
+    c = clean.astype(bool)
+    a = adv.astype(bool)
+    n = c.size
+    n11 = int(np.sum(c & a))
+    n10 = int(np.sum(c & ~a))
+    n01 = int(np.sum(~c & a))
+    n00 = n - n11 - n10 - n01
+    p1, p2 = (n11 + n10) / n, (n11 + n01) / n
+    l1, u1 = wilson_interval(n11 + n10, n, correction=False)
+    l2, u2 = wilson_interval(n11 + n01, n, correction=False)
+    denom = (n11 + n10) * (n01 + n00) * (n11 + n01) * (n10 + n00)
+    phi = (n11 * n00 - n10 * n01) / math.sqrt(denom) if denom > 0 else 0.0
+    delta = math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    eps = math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    diff = p1 - p2
+    return max(-1.0, diff - delta), min(1.0, diff + eps)
 
 
 @dataclass(frozen=True)
-class McNemar:
-    """McNemar's test on paired binary outcomes: b and c are the two discordant counts."""
+class BCa:
+    """A BCa interval and the two-sided p-value of ``statistic = 0`` that inverts it."""
 
-    b: int
-    c: int
-    p_exact: float  # two-sided exact binomial test of b ~ Bin(b + c, 1/2)
-    chi2: float  # (|b - c| - 1)^2 / (b + c), Edwards' continuity correction
-    p_chi2: float
+    estimate: float
+    interval: tuple[float, float]
+    p: float
 
 
-def mcnemar(b: int, c: int) -> McNemar:
-    """McNemar's test from the discordant counts.
+def _acceleration(jackknife: np.ndarray | None) -> float:
+    # Efron & Tibshirani (1993) eq. 14.15, as scipy.stats.bootstrap computes it.
+    if jackknife is None or jackknife.size < 3:
+        return 0.0
+    u = jackknife.mean() - jackknife
+    den = float(np.sum(u**2))
+    if den <= 0 or not math.isfinite(den):
+        return 0.0
+    return float(np.sum(u**3) / (6.0 * den**1.5))
 
-    The exact binomial p-value is the one reported (it is valid for small counts, where the
-    chi-square approximation is not); the continuity-corrected chi-square is kept beside it.
+
+def _z0(replicates: np.ndarray, estimate: float) -> float:
+    # scipy's percentile-of-score: ties with the estimate count half.
+    share = float(np.mean(replicates < estimate) + 0.5 * np.mean(replicates == estimate))
+    share = min(max(share, 0.5 / replicates.size), 1.0 - 0.5 / replicates.size)
+    return float(special.ndtri(share))
+
+
+def bca(replicates: np.ndarray, estimate: float, jackknife: np.ndarray | None) -> BCa:
+    """BCa interval (Efron 1987) from bootstrap replicates and jackknife leave-one-out values.
+
+    The p-value inverts the interval at zero (:func:`interval_and_p`): p < 1 - CONFIDENCE
+    exactly when the interval excludes zero. Without ``jackknife`` the acceleration is 0 (the
+    bias-corrected interval).
     """
-    n = b + c
-    if n == 0:
-        return McNemar(b, c, 1.0, 0.0, 1.0)
-    p_exact = float(sps.binomtest(b, n, 0.5, alternative="two-sided").pvalue)
-    chi2 = (abs(b - c) - 1.0) ** 2 / n
-    return McNemar(b, c, min(1.0, p_exact), chi2, float(sps.chi2.sf(chi2, df=1)))
+    reps = _settle(replicates)
+    estimate = float(_settle(np.asarray([estimate]))[0])
+    if reps.size == 0 or not np.all(np.isfinite(reps)):
+        raise ValueError("replicates must be finite and non-empty")
+    if float(reps.max() - reps.min()) <= 1e-15:  # every resample agrees: nothing varies
+        v = float(estimate)
+        return BCa(v, (v, v), 1.0 if abs(v) <= 1e-15 else 1.0 / (reps.size + 1))
+    interval, p = interval_and_p(reps, _z0(reps, estimate), _acceleration(jackknife))
+    return BCa(float(estimate), interval, p)
 
 
-def discordant(x: np.ndarray, y: np.ndarray) -> tuple[int, int]:
-    """(b, c) = (#docs where x is 1 and y is 0, #docs where x is 0 and y is 1)."""
-    x = x.astype(bool)
-    y = y.astype(bool)
-    return int(np.sum(x & ~y)), int(np.sum(~x & y))
+def ratio_replicates(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """sum(num) / sum(den) over each resample of units (rows of ``idx``); 0 where den is 0."""
+    n = num[idx].sum(axis=1)
+    d = den[idx].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(d > 0, n / np.where(d > 0, d, 1.0), 0.0)
+
+
+def ratio_jackknife(num: np.ndarray, den: np.ndarray) -> np.ndarray | None:
+    """Leave-one-unit-out values of sum(num) / sum(den) (None when a unit holds all of den)."""
+    d = den.sum() - den
+    if np.any(d <= 0):
+        return None
+    return (num.sum() - num) / d
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> float:
+    """sum(num) / sum(den), 0 when den sums to 0 (an empty F1 is 0, as seqeval gives)."""
+    d = float(den.sum())
+    return float(num.sum()) / d if d > 0 else 0.0
 
 
 def benjamini_hochberg(pvalues: list[float]) -> list[float]:

@@ -17,6 +17,7 @@ import re
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -69,6 +70,10 @@ class MemoryFiles:
     def origin(self, name: str) -> str:
         """``archive:member``."""
         return f"{self.archive}:{name}"
+
+    def lines(self, name: str, limit: int) -> Iterator[bytes]:
+        """A member's lines (capped), without copying the member."""
+        return iter(io.BytesIO(self.read(name, limit)))
 
 
 def check_member_name(archive: str, name: str) -> str:

@@ -169,13 +169,45 @@ def _config(name: str, task: str, lang: str, version: float) -> dict:
     }  # fmt: skip
 
 
+UPOS = "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
+ENTITY_TYPES = ("PER", "ORG", "LOC")
+
+
+def _gold_tags(task: str, lang: str, i: int) -> list[str]:
+    # Same gold tags for every model and attack (the documents are shared).
+    rng = np.random.default_rng([i, int.from_bytes(sha256_text(task + lang).encode()[:4])])
+    length = int(rng.integers(4, 13))
+    if task == "udpos":
+        return [UPOS[int(k)] for k in rng.integers(0, len(UPOS), length)]
+    tags = ["O"] * length
+    pos = 0
+    while pos < length:
+        if rng.random() < 0.3:
+            kind = ENTITY_TYPES[int(rng.integers(0, 3))]
+            span = int(rng.integers(1, 3))
+            for k in range(pos, min(length, pos + span)):
+                tags[k] = ("B-" if k == pos else "I-") + kind
+            pos += span + 1
+        else:
+            pos += 1
+    return tags
+
+
 def _doc(task: str, lang: str, i: int, attack: str | None) -> dict:
     # Same documents for every model, so task hashes agree across models (as in real runs).
     noise = f" [{attack}]" if attack else ""
     if task in QA:
-        return {"id": f"{task}-{lang}-{i:05d}", "context": f"Context {i} in {lang}.{noise}",
+        # Three questions per context paragraph, as in SQuAD-style sets.
+        return {"id": f"{task}-{lang}-{i:05d}", "context": f"Context {i // 3} in {lang}.{noise}",
                 "question": f"Question {i}?", "answers": {"text": [f"answer {i}"],
                 "answer_start": [0]}}  # fmt: skip
+    if task in ("udpos", "panx"):
+        tags = _gold_tags(task, lang, i)
+        tokens = [f"w{k}{noise}" for k in range(len(tags))]
+        return {"id": f"{task}-{lang}-{i:05d}", "tokens": tokens, "tags": tags}
+    if task in ("bucc", "tatoeba"):
+        return {"id": f"{task}-{lang}-{i:05d}", "sentence": f"Sentence {i}{noise}",
+                "side": "source", "gold": f"t{i}" if i % 4 else ""}  # fmt: skip
     return {"id": f"{task}-{lang}-{i:05d}", "premise": f"Premise {i} ({lang}){noise}",
             "hypothesis": f"Hypothesis {i}", "label": i % 3}  # fmt: skip
 
@@ -213,6 +245,11 @@ def _simulate(
         clean = np.clip(rng.beta(8 * skill, 8 * (1 - skill), n_docs), 0, 1).round(4)
         adv = {a: (clean * rng.uniform(model.robustness, 1.0, n_docs)).round(4) for a in attacks}
         return clean, adv
+    if task in ("udpos", "panx", "bucc"):
+        # Per document: probability that each item (token, entity, mined pair) is right.
+        clean = (rng.random(n_docs) * 0.2 + skill - 0.1).clip(0, 1)
+        adv = {a: clean * rng.uniform(model.robustness, 1.0, n_docs) for a in attacks}
+        return clean, adv
     clean = (rng.random(n_docs) < skill).astype(np.float64)
     adv = {}
     for a in attacks:
@@ -231,11 +268,13 @@ def write_results_folder(
     seed: int = 0,
     version: float = 1.0,
     card: str = "config",
+    outcomes: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Write ``out/<model>/results_<stamp>.json`` (+ samples) like lm-eval 0.4.13; returns it.
 
     ``card``: "config" puts the provenance card in ``config.xtreme_adv_model`` (what the adapter
     writes), "file" writes ``provenance.json`` beside the results, "none" leaves it out.
+    ``outcomes`` sets the per-document values of named tasks by hand (tests of statistics).
     """
     folder = out / model.model_id.replace("/", "__")
     folder.mkdir(parents=True, exist_ok=True)
@@ -252,6 +291,8 @@ def write_results_folder(
                     if attack is None
                     else f"xtreme_adv_{task}_{attack}_{lang}"
                 )
+                if outcomes and name in outcomes:
+                    values = np.asarray(outcomes[name], dtype=np.float64)
                 mean = float(values.mean())
                 stderr = (
                     float(values.std(ddof=1) / math.sqrt(n_docs)) if n_docs > 1 else float("nan")
@@ -259,16 +300,23 @@ def write_results_folder(
                 results[name] = {
                     "name": name,
                     "alias": name,
-                    "sample_len": n_docs,
+                    "sample_len": len(values),
                     f"{metric},none": mean,
                     f"{metric}_stderr,none": stderr,
                 }
                 configs[name] = _config(name, task, lang, version)
+                per_doc = _structured(task, lang, values, rng_key=f"{model.model_id}|{name}|{seed}")
+                if per_doc is not None:
+                    results[name][f"{metric},none"] = _aggregate(task, per_doc)
+                    results[name][f"{metric}_stderr,none"] = "N/A"
                 if with_samples:
                     samples[name] = [
-                        _sample_line(i, _doc(task, lang, i, attack), metric, float(v))
+                        _sample_line(
+                            i, _doc(task, lang, i, attack), metric,
+                            float(v) if per_doc is None else per_doc[i],
+                        )
                         for i, v in enumerate(values)
-                    ]
+                    ]  # fmt: skip
     task_hashes = {
         name: sha256_text(
             "".join(s["doc_hash"] + s["prompt_hash"] + s["target_hash"] for s in lines)
@@ -341,6 +389,59 @@ def write_results_folder(
     if card == "file":
         (folder / "provenance.json").write_text(json.dumps(card_obj, indent=2), encoding="utf-8")
     return path
+
+
+def _structured(task: str, lang: str, probs: np.ndarray, rng_key: str) -> list | None:
+    """Per-document logged values of corpus-level metrics, from per-document item accuracy.
+
+    UD-POS and PAN-X log (gold tags, predicted tags); BUCC logs (gold, mined, score), as the
+    ``process_results`` hooks of harness_tasks do. None for tasks with a numeric per-doc value.
+    """
+    if task not in ("udpos", "panx", "bucc"):
+        return None
+    rng = np.random.default_rng(int.from_bytes(sha256_text(rng_key).encode()[:8]))
+    out: list = []
+    for i, p in enumerate(probs):
+        if task == "bucc":
+            gold = f"t{i}" if i % 4 else ""
+            right = bool(gold) and rng.random() < p
+            mined = gold if right else f"t{int(rng.integers(10_000, 20_000))}"
+            score = round(float(0.5 + 0.5 * rng.random() if right else 0.8 * rng.random()), 6)
+            out.append([gold, mined, score])
+            continue
+        gold = _gold_tags(task, lang, i)
+        if task == "udpos":
+            pred = [g if rng.random() < p else UPOS[(UPOS.index(g) + 1) % len(UPOS)] for g in gold]
+        else:  # an entity's tags survive together with probability p, else become O
+            pred = list(gold)
+            keep = True
+            for k, g in enumerate(gold):
+                if g.startswith("B-"):
+                    keep = rng.random() < p
+                if g != "O" and not keep:
+                    pred[k] = "O"
+        out.append([gold, pred])
+    return out
+
+
+def _aggregate(task: str, per_doc: list) -> float:
+    """The corpus-level score lm-eval's aggregation gives (seqeval for PAN-X, as XTREME)."""
+    if task == "udpos":
+        total = sum(len(g) for g, _ in per_doc)
+        return sum(a == b for g, p in per_doc for a, b in zip(g, p, strict=True)) / total
+    if task == "panx":
+        from seqeval.metrics import f1_score
+
+        return float(f1_score([g for g, _ in per_doc], [p for _, p in per_doc]))
+    # BUCC: F1 at the best threshold over mined pairs sorted by score (XTREME's bucc_optimize)
+    n_gold = sum(1 for g, _, _ in per_doc if g)
+    mined = sorted(((s, g == m and m != "") for g, m, s in per_doc if m), key=lambda x: -x[0])
+    best, hits = 0.0, 0
+    for rank, (_, correct) in enumerate(mined, start=1):
+        hits += correct
+        if hits:
+            best = max(best, 2 * (hits / rank) * (hits / n_gold) / (hits / rank + hits / n_gold))
+    return best
 
 
 def _family(name: str) -> str:

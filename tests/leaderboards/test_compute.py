@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -59,6 +60,9 @@ def test_pairing_uses_doc_id_not_line_order(corpus_copy):
 
     def change(data):
         data["task_hashes"]["xtreme_adv_xnli_charnoise_de"] = task_hash_of(docs)
+        data["results"]["xtreme_adv_xnli_charnoise_de"]["acc,none"] = float(
+            np.mean([d["acc"] for d in docs])
+        )
 
     edit_results(results_file(folder), change)
     # Only this model: its changed documents no longer hash like the other models' (an error).
@@ -112,30 +116,30 @@ def test_intermediate_vs_direct_pairs_seeds_through_provenance(corpus, board):
     diffs = [drop(f"e5s-xnli-anli-s{s}") - drop(f"e5s-xnli-direct-s{s}") for s in SEEDS]
     assert item["diff"] == pytest.approx(np.mean(diffs))
     assert item["ci_seeds"] == pytest.approx(list(stats.seed_interval(diffs)), abs=1e-8)
-    # McNemar counts, recomputed from the samples files: "broken" = right clean, wrong attacked.
-    b = c = 0
+    # The doc-level estimate, recomputed from the samples files: documents averaged over seeds.
+    per_doc = {}
     for s in SEEDS:
-        broken = {}
-        for recipe in ("anli", "direct"):
+        for recipe, sign in (("anli", 1), ("direct", -1)):
             folder = corpus / f"e5s-xnli-{recipe}-s{s}"
             cl = _samples(folder, "xtreme_xnli_fr")
             ad = _samples(folder, "xtreme_adv_xnli_charnoise_fr")
-            broken[recipe] = {d: cl[d]["acc"] == 1 and ad[d]["acc"] == 0 for d in cl}
-        b += sum(broken["anli"][d] and not broken["direct"][d] for d in broken["anli"])
-        c += sum(broken["direct"][d] and not broken["anli"][d] for d in broken["anli"])
-    assert item["mcnemar"]["b_intermediate_only_broken"] == b
-    assert item["mcnemar"]["c_direct_only_broken"] == c
-    assert item["mcnemar"]["p_exact"] == pytest.approx(stats.mcnemar(b, c).p_exact, rel=1e-6)
+            for d in cl:
+                per_doc[d] = per_doc.get(d, 0.0) + sign * (cl[d]["acc"] - ad[d]["acc"]) / len(SEEDS)
+    assert item["diff"] == pytest.approx(np.mean(list(per_doc.values())))
+    assert item["n_paired"] == N_DOCS and item["test"] == "bca-bootstrap-documents"
+    # p, interval and sign agree.
+    assert (item["p"] < 0.05) == (item["ci_examples"][1] < 0 or item["ci_examples"][0] > 0)
     # BH over the 6 language x attack tests of xnli.
-    raw = [i["mcnemar"]["p_exact"] for i in items]
+    raw = [i["p"] for i in items]
     for i, adj in zip(items, stats.benjamini_hochberg(raw), strict=True):
         assert i["p_adjusted"] == pytest.approx(adj, rel=1e-6)
     # The simulated intermediate models are more robust (0.85 vs 0.7 survival).
     assert item["diff"] < 0 and item["ci_examples"][1] < 0
     assert sum(i["significant"] for i in items) >= 4
-    # QA rows have per-question F1 (not 0/1): intervals but no McNemar.
+    # QA (per-question F1) is tested too, resampled by context paragraph (3 questions each).
     qa = next(c for c in board.comparisons if c["task"] == "mlqa")
-    assert qa["mcnemar"] is None and qa["ci_examples"] is not None
+    assert qa["ci_examples"] is not None and qa["p"] is not None
+    assert qa["test"] == "bca-bootstrap-documents-clustered" and qa["n_units"] == N_DOCS // 3
 
 
 def test_only_matching_base_target_and_seed_are_paired(tmp_path):
@@ -162,22 +166,6 @@ def test_build_is_deterministic(corpus):
     assert a["rows"][0]["drop_ci"] != c["rows"][0]["drop_ci"]
 
 
-def test_corpus_level_metrics_give_scores_without_per_sample_statistics(corpus_copy):
-    # PAN-X / BUCC F1 is corpus-level: lm-eval logs a (gold, prediction) pair per document.
-    folder = corpus_copy / "e5s-xnli-direct-s3"
-    for path in folder.glob("samples_*xnli*_de_*.jsonl"):
-        lines = [json.loads(x) for x in path.read_text().splitlines()]
-        for line in lines:
-            line["acc"] = [["B-PER", "O"], ["B-PER", "O"]]
-        path.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    board = build_board(read_inputs([folder]), n_boot=50, seed=0)
-    de = [r for r in board.rows if r["task"] == "xnli" and r["lang"] == "de"]
-    fr = [r for r in board.rows if r["task"] == "xnli" and r["lang"] == "fr"]
-    assert de and all(r["drop_ci"] is None and r["flip_rate"] is None for r in de)
-    assert all(r["clean"] is not None and r["drop"] is not None for r in de)
-    assert fr and all(r["drop_ci"] is not None for r in fr)
-
-
 def test_no_samples_option(corpus, tmp_path, capsys):
     from leaderboards.cli import main
 
@@ -194,6 +182,7 @@ def test_unscored_rows_are_left_out_of_pairing(corpus_copy):
     # Retrieval logs the candidate pool (target side) with the metric null: not scored.
     folder = corpus_copy / "e5s-xnli-direct-s3"
     scored = None
+    means = {}
     for path in folder.glob("samples_*xnli*_de_*.jsonl"):
         lines = [json.loads(x) for x in path.read_text().splitlines()]
         for number, line in enumerate(lines):
@@ -201,31 +190,22 @@ def test_unscored_rows_are_left_out_of_pairing(corpus_copy):
                 line["acc"] = None
         scored = {line["doc"]["id"] for line in lines if line["acc"] is not None}
         path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+        task = path.name[len("samples_") : -len("_2026-11-25T06-02-19.088831.jsonl")]
+        means[task] = float(np.mean([x["acc"] for x in lines if x["acc"] is not None]))
+
+    def change(data):
+        for task, mean in means.items():
+            data["results"][task]["acc,none"] = mean
+
+    edit_results(results_file(folder), change)
     board = build_board(read_inputs([folder]), n_boot=50, seed=0)
     de = [r for r in board.rows if r["task"] == "xnli" and r["lang"] == "de"]
     assert de and scored
     assert all(r["n_paired"] == len(scored) and r["drop_ci"] is not None for r in de)
 
 
-def _loop_percentiles(values: list[float]) -> list[float]:
-    """95% percentile interval by sorting and linear interpolation (numpy's default method)."""
-    ordered = sorted(values)
-
-    def at(q):
-        pos = q * (len(ordered) - 1)
-        lo = int(pos)
-        hi = min(lo + 1, len(ordered) - 1)
-        return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-    return [at(0.025), at(0.975)]
-
-
-def test_comparison_example_intervals_match_a_direct_loop(corpus, board):
-    """ci_examples of a language and of the language average, recomputed document by document.
-
-    The replicate draw is the documented one (``stats.row_rng(seed, "cmp|<comparison>|<task>")``,
-    B rows of n positions); everything after it is a plain loop over documents and seeds.
-    """
+def test_comparison_estimate_and_average_interval_match_a_direct_loop(corpus, board):
+    """The language average's interval: the per-language BCa replicates, averaged, by hand."""
     n_boot, seed = 400, 0
     items = [c for c in board.comparisons if c["task"] == "xnli" and c["attack"] == "visual"]
     per_lang_reps = {}
@@ -243,38 +223,65 @@ def test_comparison_example_intervals_match_a_direct_loop(corpus, board):
         values = [per_doc[d] / len(SEEDS) for d in ids]
         rng = stats.row_rng(seed, f"cmp|{item['comparison']}|{task}")
         draws = rng.integers(0, len(ids), size=(n_boot, len(ids)))
-        reps = [sum(values[j] for j in row) / len(ids) for row in draws]
-        per_lang_reps[item["lang"]] = reps
-        assert item["n_paired"] == len(ids)
+        per_lang_reps[item["lang"]] = [sum(values[j] for j in row) / len(ids) for row in draws]
         assert item["diff"] == pytest.approx(sum(values) / len(values))
-        assert item["ci_examples"] == pytest.approx(_loop_percentiles(reps), abs=1e-6)
+        assert item["ci_examples"][0] <= item["diff"] <= item["ci_examples"][1]
     (avg,) = [
-        a for a in board.comparison_averages if a["task"] == "xnli" and a["attack"] == "visual"
-    ]
+        a for a in board.comparison_averages
+        if a["task"] == "xnli" and a["attack"] == "visual" and a["level"] == "task"
+    ]  # fmt: skip
     langs = sorted(per_lang_reps)
-    averaged = [sum(per_lang_reps[g][b] for g in langs) / len(langs) for b in range(n_boot)]
-    assert avg["ci_examples"] == pytest.approx(_loop_percentiles(averaged), abs=1e-6)
-    assert avg["n_langs"] == len(langs) == 3
+    averaged = sorted(sum(per_lang_reps[g][b] for g in langs) / len(langs) for b in range(n_boot))
+    # empirical 2.5% / 97.5% quantiles (inverted CDF): the ceil(q * B)-th smallest replicate
+    lo, hi = averaged[math.ceil(0.025 * n_boot) - 1], averaged[math.ceil(0.975 * n_boot) - 1]
+    assert avg["ci_examples"] == pytest.approx([lo, hi], abs=1e-9)
+    assert avg["n_langs"] == len(langs) == 3 and avg["n_tested"] == 3
+    assert avg["n_significant"] == sum(bool(i["significant"]) for i in items)
 
 
-def test_row_intervals_match_a_direct_loop(corpus, board):
-    """clean_ci, adv_ci, drop_ci and pdr_ci of one row, recomputed replicate by replicate."""
+def test_row_scores_and_intervals_are_on_the_paired_documents(corpus, board):
+    """Binary rows: Wilson (clean, adversarial) and Newcombe (drop) intervals, by formula."""
     model, task = "e5s-xnli-anli-s1", "xtreme_adv_xnli_charnoise_de"
     folder = corpus / model
     cl, ad = _samples(folder, "xtreme_xnli_de"), _samples(folder, task)
-    ids = list(cl)
-    rng = stats.row_rng(0, f"{model}|{task}")
-    draws = rng.integers(0, len(ids), size=(400, len(ids)))
-    clean = [sum(cl[ids[j]]["acc"] for j in row) / len(ids) for row in draws]
-    adv = [sum(ad[ids[j]]["acc"] for j in row) / len(ids) for row in draws]
+    c = np.array([cl[d]["acc"] for d in cl])
+    a = np.array([ad[d]["acc"] for d in cl])
     (row,) = [
         r for r in board.rows
         if r["model"] == model and r["lang"] == "de" and r["attack"] == "charnoise"
         and r["task"] == "xnli"
     ]  # fmt: skip
-    assert row["clean_ci"] == pytest.approx(_loop_percentiles(clean), abs=1e-6)
-    assert row["adv_ci"] == pytest.approx(_loop_percentiles(adv), abs=1e-6)
-    drops = [c - a for c, a in zip(clean, adv)]
-    assert row["drop_ci"] == pytest.approx(_loop_percentiles(drops), abs=1e-6)
-    pdrs = [1 - a / c for c, a in zip(clean, adv)]
-    assert row["pdr_ci"] == pytest.approx(_loop_percentiles(pdrs), abs=1e-6)
+    assert row["clean_ci"] == pytest.approx(list(stats.wilson_interval(int(c.sum()), c.size)))
+    assert row["adv_ci"] == pytest.approx(list(stats.wilson_interval(int(a.sum()), a.size)))
+    assert row["drop_ci"] == pytest.approx(list(stats.newcombe_paired_interval(c, a)))
+    assert row["drop_ci"][0] < row["drop"] < row["drop_ci"][1]
+    assert row["interval_method"] == "wilson/newcombe"
+
+
+def test_fewer_adversarial_documents_give_a_paired_estimate_with_both_counts(corpus_copy):
+    folder = corpus_copy / "e5s-xnli-direct-s1"
+    path = next(folder.glob("samples_xtreme_adv_xnli_charnoise_de_*.jsonl"))
+    lines = path.read_text().splitlines()[:40]  # the attack kept 40 of 120 documents
+    path.write_text("\n".join(lines) + "\n")
+    docs = [json.loads(x) for x in lines]
+
+    def change(data):
+        data["task_hashes"]["xtreme_adv_xnli_charnoise_de"] = task_hash_of(docs)
+        data["results"]["xtreme_adv_xnli_charnoise_de"]["acc,none"] = float(
+            np.mean([d["acc"] for d in docs])
+        )
+        data["n-samples"]["xtreme_adv_xnli_charnoise_de"]["effective"] = 40
+
+    edit_results(results_file(folder), change)
+    board = build_board(read_inputs([folder]), n_boot=200, seed=0)
+    (row,) = [
+        r for r in board.rows
+        if r["lang"] == "de" and r["attack"] == "charnoise" and r["task"] == "xnli"
+    ]  # fmt: skip
+    clean = _samples(folder, "xtreme_xnli_de")
+    kept = [d["doc"]["id"] for d in docs]
+    c = np.mean([clean[d]["acc"] for d in kept])
+    assert row["clean"] == pytest.approx(c)  # on the 40 paired documents, not all 120
+    assert row["clean_reported"] == pytest.approx(np.mean([v["acc"] for v in clean.values()]))
+    assert (row["n_clean"], row["n_adv"], row["n_paired"]) == (N_DOCS, 40, 40)
+    assert row["drop_ci"][0] <= row["drop"] <= row["drop_ci"][1]

@@ -30,7 +30,7 @@ def test_reads_a_real_lm_eval_run():
     assert clean.version == "1.0" and clean.n == 6
     # Per-document scores come from the samples file, in file order, keyed by doc.id.
     lines = _lines(next(REAL.glob("samples_xtreme_xnli_de_*.jsonl")))
-    assert clean.samples.ids == [line["doc"]["id"] for line in lines]
+    assert list(clean.samples.ids) == [line["doc"]["id"] for line in lines]
     assert clean.samples.values.tolist() == [line["acc"] for line in lines]
     assert clean.samples.binary and adv.samples.binary
     # lm-eval's task hash is reproduced from the samples' doc/prompt/target hashes.

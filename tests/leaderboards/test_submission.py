@@ -10,6 +10,7 @@ import pytest
 
 from leaderboards import submission
 from leaderboards.cli import main
+from leaderboards.errors import LeaderboardError
 from leaderboards.synthetic import write_tasks_dir
 
 from .conftest import LANGS, edit_results, results_file
@@ -164,8 +165,15 @@ def test_value_range(corpus_copy, tmp_path, tasks_dir, capsys):
     edit_results(
         results_file(folder), lambda d: d["results"]["xtreme_xnli_fr"].update({"acc,none": 1.5})
     )
+    # refused by re-scoring (its samples give another value), already when packing
+    with pytest.raises(LeaderboardError, match=r"xtreme_xnli_fr.acc,none is 1.5, but its samples"):
+        _resubmit(corpus_copy, tmp_path)
+    edit_results(
+        results_file(folder),
+        lambda d: d["results"]["xtreme_xnli_fr"].update({"acc,none": 0.75, "acc_stderr,none": 1.5}),
+    )
     rc, _, err = _run_validate(_resubmit(corpus_copy, tmp_path), tasks_dir, capsys)
-    assert rc == 2 and "xtreme_xnli_fr.acc value is 1.5, outside [0, 1]" in err
+    assert rc == 2 and "xtreme_xnli_fr.acc stderr is 1.5, outside [0, 1]" in err
 
 
 def test_duplicate_task_for_a_model(corpus_copy, tmp_path, tasks_dir, capsys):
