@@ -60,13 +60,32 @@ def _normalise_split(split: str | None) -> str | None:
     return SPLIT_ALIASES.get(split, split)
 
 
+def _instead(family, lang: str, split: str, root: Path) -> str:
+    """Where labelled data for ``family``/``lang`` can be found when ``split`` is withheld."""
+    for other in ("validation", "test"):
+        if other == split:
+            continue
+        for path in xtreme_folder.candidates(family.name, lang, other, root):
+            if path.exists():
+                return (
+                    f'score split {other!r} instead (--metadata \'{{"split": "{other}"}}\' '
+                    f"or XTREME_SPLIT={other})"
+                )
+    hub_splits = hub.SOURCES[family.name].splits
+    return (
+        f"score the Hugging Face Hub's labelled copy instead (unset XTREME_DATA_DIR; "
+        f"splits {', '.join(hub_splits)}) or the dataset's original release"
+    )
+
+
 def _from_folder(family, lang: str, splits: list[str], root: Path, explicit: bool):
     if not root.is_dir():
         raise XtremeAdvError(
             f"XTREME data folder {root} does not exist (from XTREME_DATA_DIR or data_dir); "
             "point it at the folder google-research/xtreme's scripts/download_data.sh writes"
         )
-    looked, unlabelled = [], []
+    looked: list[str] = []
+    withheld: list[tuple[str, xtreme_folder.Unlabelled]] = []
     for split in splits:
         for path in xtreme_folder.candidates(family.name, lang, split, root):
             looked.append(str(path))
@@ -74,16 +93,22 @@ def _from_folder(family, lang: str, splits: list[str], root: Path, explicit: boo
                 continue
             try:
                 rows = xtreme_folder.read(family.name, lang, path)
-            except xtreme_folder.Unlabelled:
-                unlabelled.append(str(path))
+            except xtreme_folder.Unlabelled as err:
+                withheld.append((split, err))
                 break
             sha = _sha256_files(_companions(family.name, path))
             return rows, split, str(path), sha
-    detail = f"; unlabelled (never scored): {', '.join(unlabelled)}" if unlabelled else ""
+    if withheld:
+        split, err = withheld[0]
+        raise XtremeAdvError(
+            f"{family.task_name(lang)}: labels of split {split!r} are withheld in {err.path} "
+            f"({err.reason}; unlabelled (never scored): {err.path}); "
+            + _instead(family, lang, split, root)
+        )
     which = "split " + splits[0] if explicit else "a labelled split"
     raise XtremeAdvError(
         f"no data for {family.task_name(lang)} ({which}) in {root}: looked for "
-        f"{', '.join(looked) or 'nothing (no such split for this task)'}{detail}; run "
+        f"{', '.join(looked) or 'nothing (no such split for this task)'}; run "
         "google-research/xtreme's scripts/download_data.sh into that folder, or unset "
         "XTREME_DATA_DIR to load from the Hugging Face Hub"
     )

@@ -23,12 +23,26 @@ XNLI_LABELS = {"entailment": 0, "neutral": 1, "contradiction": 2, "contradictory
 
 
 class Unlabelled(Exception):
-    """The split exists but carries no gold labels (XTREME withholds most test labels)."""
+    """The split exists but carries no gold labels (XTREME withholds most test labels).
+
+    ``reason`` says how the withholding shows (no label column, blank answers, one constant
+    label, sorted English side).
+    """
+
+    def __init__(self, path: object, reason: str = "no label column") -> None:
+        super().__init__(f"{path} ({reason})")
+        self.path = str(path)
+        self.reason = reason
+
+
+# Fewer rows than this cannot show a withheld label by being constant (a real split can).
+MIN_ROWS_CONSTANT = 20
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
-        with path.open(encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (Windows editors) is not part of the first token.
+        with path.open(encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, start=1):
                 yield number, line.rstrip("\n").rstrip("\r")
     except UnicodeDecodeError as err:
@@ -64,7 +78,11 @@ def candidates(family: str, lang: str, split: str, root: Path) -> list[Path]:
         ]
     if family == "xcopa":
         fs = "val" if split == "validation" else fs
-        return [root / "xcopa" / lang / f"{fs}.{lang}.jsonl", root / "xcopa" / f"{fs}.{lang}.jsonl"]
+        return [
+            root / "xcopa" / f"{fs}-{lang}.jsonl",  # XTREME(-R)'s download_data.sh
+            root / "xcopa" / lang / f"{fs}.{lang}.jsonl",  # cambridgeltl/xcopa's data/ folder
+            root / "xcopa" / f"{fs}.{lang}.jsonl",
+        ]
     return []
 
 
@@ -79,12 +97,15 @@ def read(family: str, lang: str, path: Path) -> list[dict]:
 
 def _pairs(path: Path, lang: str, labels: dict[str, int] | None, names: tuple[str, str]):
     rows = []
+    unlabelled = None  # decided by the first line: a whole file without labels is withheld
     for number, line in _lines(path):
         if not line.strip():
             continue
         cols = line.split("\t")
-        if len(cols) == 2:
-            raise Unlabelled(str(path))
+        if unlabelled is None:
+            unlabelled = len(cols) == 2
+        if unlabelled and len(cols) == 2:
+            continue
         if len(cols) != 3:
             raise XtremeAdvError(
                 f"{path}:{number}: expected 3 tab-separated fields "
@@ -102,6 +123,13 @@ def _pairs(path: Path, lang: str, labels: dict[str, int] | None, names: tuple[st
         rows.append(
             {"id": f"{lang}-{len(rows)}", names[0]: cols[0], names[1]: cols[1], "label": label}
         )
+    if unlabelled:
+        if rows:
+            raise XtremeAdvError(
+                f"{path}: some lines have a label and some do not (line 1 has none); "
+                "fix the file or remove the unlabelled lines"
+            )
+        raise Unlabelled(path)
     return rows
 
 
@@ -127,13 +155,15 @@ def _conll(path: Path, lang: str, tagset: list[str]) -> list[dict]:
             tokens.clear()
             tags.clear()
 
+    first = True
     for number, line in _lines(path):
         if not line.strip():
             flush()
             continue
         cols = line.split("\t")
-        if len(cols) == 1:
-            raise Unlabelled(str(path))
+        if first and len(cols) == 1:
+            raise Unlabelled(path, "tokens without tags")
+        first = False
         if len(cols) != 2:
             raise XtremeAdvError(
                 f"{path}:{number}: expected token TAB tag, found {len(cols)} fields"
@@ -150,11 +180,12 @@ def _conll(path: Path, lang: str, tagset: list[str]) -> list[dict]:
 
 def _squad(path: Path, lang: str) -> list[dict]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
         articles = data["data"]
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise XtremeAdvError(f"{path}: not SQuAD-format JSON ({err})") from None
     rows = []
+    blank = 0  # questions whose answer text is empty
     for article in articles:
         for paragraph in article.get("paragraphs", []):
             context = paragraph.get("context")
@@ -164,6 +195,8 @@ def _squad(path: Path, lang: str) -> list[dict]:
                     raise XtremeAdvError(
                         f"{path}: question {qa.get('id', '?')!r} lacks context, question or answers"
                     )
+                if any(not str(a.get("text", "")).strip() for a in answers):
+                    blank += 1
                 rows.append(
                     {
                         "id": str(qa.get("id", f"{lang}-{len(rows)}")),
@@ -175,6 +208,14 @@ def _squad(path: Path, lang: str) -> list[dict]:
                         },
                     }
                 )
+    if rows and blank == len(rows):
+        # XTREME's remove_qa_test_annotations: every answer is {"answer_start": 0, "text": ""}.
+        raise Unlabelled(path, "every answer is blank")
+    if blank:
+        raise XtremeAdvError(
+            f"{path}: {blank} of {len(rows)} questions have a blank answer text; "
+            "a labelled file needs every answer"
+        )
     return rows
 
 
@@ -182,7 +223,7 @@ def _tatoeba(path: Path, lang: str) -> list[dict]:
     if path.name == f"{lang}-en.{lang}":
         # google-research/xtreme's tatoeba_preprocess sorts the English side, which hides the
         # gold alignment (labels withheld for its leaderboard): nothing to score.
-        raise Unlabelled(str(path))
+        raise Unlabelled(path, "XTREME's preprocessing sorted the English side")
     english = path.with_suffix(".eng")
     if not english.exists():
         raise XtremeAdvError(f"{english}: missing (the English side of {path.name})")
@@ -193,6 +234,9 @@ def _tatoeba(path: Path, lang: str) -> list[dict]:
             f"{path}: {len(source)} lines but {english.name} has {len(target)}; "
             "Tatoeba files must be line-aligned"
         )
+    stripped = [t.strip() for t in target]
+    if len(target) >= MIN_ROWS_CONSTANT and stripped == sorted(stripped):
+        raise Unlabelled(english, "the English side is sorted, so its alignment is hidden")
     rows = [
         {"id": f"src-{i}", "sentence": s, "side": "source", "gold": f"tgt-{i}"}
         for i, s in enumerate(source)
@@ -220,7 +264,7 @@ def _bucc(path: Path, lang: str) -> list[dict]:
     gold_path = path.with_suffix(".gold")
     english = path.with_suffix(".en")
     if not gold_path.exists():
-        raise Unlabelled(str(path))
+        raise Unlabelled(path, f"no {gold_path.name}")
     if not english.exists():
         raise XtremeAdvError(f"{english}: missing (the English side of {path.name})")
     gold = dict(_id_sentences(gold_path))
@@ -241,18 +285,27 @@ def _xcopa(path: Path, lang: str) -> list[dict]:
             continue
         try:
             record = json.loads(line)
-            rows.append(
-                {
-                    "id": str(record.get("idx", len(rows))),
-                    "premise": record["premise"],
-                    "choice1": record["choice1"],
-                    "choice2": record["choice2"],
-                    "question": record["question"],
-                    "label": int(record["label"]),
-                }
-            )
+            label = int(record["label"])
+            row = {
+                "id": str(record.get("idx", len(rows))),
+                "premise": record["premise"],
+                "choice1": record["choice1"],
+                "choice2": record["choice2"],
+                "question": record["question"],
+                "label": label,
+            }
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise XtremeAdvError(f"{path}:{number}: not an XCOPA record ({err})") from None
+        if label not in (0, 1):
+            raise XtremeAdvError(f"{path}:{number}: field label must be 0 or 1, not {label!r}")
+        if row["question"] not in ("cause", "effect"):
+            raise XtremeAdvError(
+                f"{path}:{number}: field question must be cause or effect, not {row['question']!r}"
+            )
+        rows.append(row)
+    if len(rows) >= MIN_ROWS_CONSTANT and len({r["label"] for r in rows}) == 1:
+        # XTREME's xcopa_preprocess sets every test label to 0 ("to prevent cheating").
+        raise Unlabelled(path, f"every label is {rows[0]['label']}")
     return rows
 
 
