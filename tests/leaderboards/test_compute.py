@@ -285,3 +285,40 @@ def test_fewer_adversarial_documents_give_a_paired_estimate_with_both_counts(cor
     assert row["clean_reported"] == pytest.approx(np.mean([v["acc"] for v in clean.values()]))
     assert (row["n_clean"], row["n_adv"], row["n_paired"]) == (N_DOCS, 40, 40)
     assert row["drop_ci"][0] <= row["drop"] <= row["drop_ci"][1]
+
+
+def _hand_pair(tmp_path, n, outcomes_i, outcomes_d):
+    plan = [("xnli", ["de"], ["charnoise"])]
+    (m_i,) = seed_set("intermediate", [1], 0.8, 0.8)
+    (m_d,) = seed_set("direct", [1], 0.8, 0.8)
+    for model, (clean, adv) in ((m_i, outcomes_i), (m_d, outcomes_d)):
+        write_results_folder(
+            tmp_path, model, plan, n_docs=n,
+            outcomes={"xtreme_xnli_de": clean, "xtreme_adv_xnli_charnoise_de": adv},
+        )  # fmt: skip
+    (item,) = build_board(read_inputs([tmp_path]), n_boot=1000, seed=0).comparisons
+    return item
+
+
+def test_break_120_repair_120_is_not_a_significant_difference(tmp_path):
+    n = 1000
+    clean_i, adv_i = np.ones(n), np.ones(n)
+    adv_i[:120] = 0  # the intermediate model breaks 120 documents
+    clean_i[120:240] = 0  # and repairs 120 others (wrong clean, right attacked)
+    item = _hand_pair(tmp_path, n, (clean_i, adv_i), (np.ones(n), np.ones(n)))
+    assert item["diff"] == 0.0
+    assert item["p"] > 0.5 and not item["significant"]
+    assert item["ci_examples"][0] < 0 < item["ci_examples"][1]
+
+
+def test_five_point_difference_on_1000_documents_is_significant_on_its_side(tmp_path):
+    n = 1000
+    rng = np.random.default_rng(12)
+    clean = (rng.random(n) < 0.85).astype(float)
+    adv_d = np.where(clean == 1, rng.random(n) < 0.8, 0.0).astype(float)
+    adv_i = adv_d.copy()
+    adv_i[np.flatnonzero(adv_d == 1)[:50]] = 0  # 50 more documents broken: +5 points of drop
+    item = _hand_pair(tmp_path, n, (clean, adv_i), (clean, adv_d))
+    assert item["diff"] == pytest.approx(0.05)
+    assert item["p"] < 0.05 and item["significant"]
+    assert item["ci_examples"][0] > 0
