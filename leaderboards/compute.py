@@ -14,6 +14,7 @@ import numpy as np
 
 from leaderboards import stats
 from leaderboards.errors import LeaderboardError
+from leaderboards.holdout import attack_kind, check_run
 from leaderboards.names import TaskName, parse_task
 from leaderboards.results import ModelRun, TaskResult
 from leaderboards.units import Scores, Side
@@ -218,6 +219,7 @@ def make_row(
         "drop_ci": None,
         "drop_p": None,
         "pdr_ci": None,
+        "attack_kind": attack_kind(run, adv),
         "version": adv.version,
         "task_hash_clean": clean.task_hash,
         "task_hash_adv": adv.task_hash,
@@ -461,6 +463,8 @@ def compare(
     for task_name in sorted(tasks):
         ri = [rows[(inter[s].model_id, task_name)] for s in seeds]
         rd = [rows[(direct[s].model_id, task_name)] for s in seeds]
+        if len({r["attack_kind"] for r in ri + rd}) != 1:
+            continue  # an adaptive row of one model is never compared with a transfer row
         diffs = [a["drop"] - b["drop"] for a, b in zip(ri, rd, strict=True)]
         item = {
             "comparison": cid,
@@ -473,6 +477,7 @@ def compare(
             "task": ri[0]["task"],
             "lang": ri[0]["lang"],
             "attack": ri[0]["attack"],
+            "attack_kind": ri[0]["attack_kind"],
             "metric": ri[0]["metric"],
             "drop_intermediate": _r(_mean([r["drop"] for r in ri])),
             "drop_direct": _r(_mean([r["drop"] for r in rd])),
@@ -594,6 +599,7 @@ def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
     models = []
     for model_id in sorted(runs):
         run = runs[model_id]
+        check_run(run)  # no row scored on documents the model was trained on
         pairs = check_twins(run)
         if not pairs:
             raise LeaderboardError(

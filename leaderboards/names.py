@@ -26,8 +26,11 @@ FILTER = "none"
 _TASKS = "|".join(TASKS)
 _ATTACKS = "|".join(ATTACKS)
 _CLEAN_RE = re.compile(rf"^xtreme_(?P<task>{_TASKS})_(?P<lang>[a-z]{{2,3}})$")
+# Adaptive sets (adversarial.adaptive_sets): attack ``adaptive-<family>-<10 hex of weights>``.
+ADAPTIVE_RE = re.compile(r"^adaptive-(?P<family>[a-z0-9]+)-(?P<key>[0-9a-f]{10})$")
 _ADV_RE = re.compile(
-    rf"^xtreme_adv_(?P<task>{_TASKS})_(?P<attack>{_ATTACKS})_(?P<lang>[a-z]{{2,3}})$"
+    rf"^xtreme_adv_(?P<task>{_TASKS})_(?P<attack>{_ATTACKS}|adaptive-[a-z0-9]+-[0-9a-f]{{10}})"
+    rf"_(?P<lang>[a-z]{{2,3}})$"
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -113,6 +114,7 @@ class TaskResult:
     source: str
     date: float
     samples: Samples | None = None
+    extra: dict = field(default_factory=dict)  # xtreme_adv.tasks.<task> (contracts.md 6, 8)
 
 
 @dataclass
@@ -124,6 +126,7 @@ class ModelRun:
     tasks: dict[str, TaskResult] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     model_name: str = ""
+    weights_sha256: str | None = None  # of the evaluated checkpoint (the adapter's record)
 
 
 def version_str(value: object) -> str:
@@ -141,6 +144,41 @@ def _model_args(config: dict) -> dict:
     return {}
 
 
+# lm-eval's `date` is time.time() at the start of the run: nothing before 2020 ran lm-eval 0.4.
+EARLIEST_DATE = 1577836800.0  # 2020-01-01T00:00:00Z
+_MODEL_ID_RE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,199}$")
+
+
+def check_model_id(model_id: str, origin: str) -> str:
+    """Model ids are printable ASCII: no look-alike letters (Cyrillic "а" for
+    Latin "a"), no bidirectional overrides or invisible characters can make one id pass for
+    another on the site."""
+    if not _MODEL_ID_RE.match(model_id):
+        bad = next((c for c in model_id if not 0x20 <= ord(c) <= 0x7E), None)
+        what = f"character U+{ord(bad):04X}" if bad is not None else f"length {len(model_id)}"
+        raise LeaderboardError(
+            f"{origin}: model id {model_id.encode('unicode_escape').decode()!r} has {what}; "
+            "model ids are 1-200 printable ASCII characters"
+        )
+    return model_id
+
+
+def check_date(value: object, origin: str, now: float | None = None) -> float:
+    """lm-eval's ``date`` (seconds since the epoch) must be a real time between 2020 and now."""
+    limit = (time.time() if now is None else now) + 86400.0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not EARLIEST_DATE <= value <= limit
+    ):
+        raise LeaderboardError(
+            f"{origin}: date is {value!r}, expected the run's start time in seconds since the "
+            "epoch (2020 to now)"
+        )
+    return float(value)
+
+
 def check_provenance(card: object, origin: str) -> dict:
     """Check the fields of a provenance card (contracts.md section 5) this package uses."""
     if not isinstance(card, dict):
@@ -152,6 +190,7 @@ def check_provenance(card: object, origin: str) -> dict:
     model_id = card.get("model_id")
     if not isinstance(model_id, str) or not model_id.strip() or len(model_id) > 200:
         raise LeaderboardError(f"{origin}: provenance model_id is {model_id!r}")
+    check_model_id(model_id, f"{origin}: provenance")
     if card.get("recipe") not in RECIPES:
         raise LeaderboardError(
             f"{origin}: provenance recipe is {card.get('recipe')!r}, expected one of {RECIPES}"
@@ -313,11 +352,24 @@ def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelR
         if card
         else str(args.get("pretrained") or args.get("path") or model_name or origin)
     )
-    run = ModelRun(model_id=model_id, provenance=card, files=[origin], model_name=model_name)
+    check_model_id(model_id, origin)
+    weights = adv_model.get("weights_sha256") if isinstance(adv_model, dict) else None
+    weights = weights if isinstance(weights, str) else None
+    if card and weights and card.get("weights_sha256") and card["weights_sha256"] != weights:
+        raise LeaderboardError(
+            f"{origin}: config.xtreme_adv_model.weights_sha256 is {weights}, but the provenance "
+            f"card of {model_id!r} says {card['weights_sha256']} (a card of another checkpoint)"
+        )
+    run = ModelRun(
+        model_id=model_id, provenance=card, files=[origin], model_name=model_name,
+        weights_sha256=weights or (card or {}).get("weights_sha256"),
+    )  # fmt: skip
     stamp_match = _RESULTS_RE.match(PurePosixPath(name).name)
     stamp = stamp_match["stamp"] if stamp_match else None
-    date = data.get("date")
-    date = float(date) if isinstance(date, int | float) and math.isfinite(date) else 0.0
+    date = check_date(data.get("date"), origin)
+    section = data.get("xtreme_adv")
+    per_task = section.get("tasks") if isinstance(section, dict) else None
+    per_task = per_task if isinstance(per_task, dict) else {}
     hashes = data.get("task_hashes") or {}
     for task_name, metrics in sorted(data["results"].items()):
         parsed = parse_task(task_name)
@@ -353,6 +405,7 @@ def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelR
             config=data["configs"].get(task_name) or {},
             source=origin,
             date=date,
+            extra=per_task.get(task_name) if isinstance(per_task.get(task_name), dict) else {},
         )
         if with_samples and stamp is not None:
             sample_name = (folder / f"samples_{task_name}_{stamp}.jsonl").as_posix()
@@ -379,19 +432,38 @@ def merge_runs(runs: list[ModelRun]) -> dict[str, ModelRun]:
         into = merged.get(run.model_id)
         if into is None:
             merged[run.model_id] = into = ModelRun(
-                run.model_id, run.provenance, {}, [], run.model_name
+                run.model_id, run.provenance, {}, [], run.model_name, run.weights_sha256
             )
-        elif run.provenance and into.provenance and run.provenance != into.provenance:
-            raise LeaderboardError(
-                f"{run.files[0]}: provenance of {run.model_id!r} differs from {into.files[0]}"
-            )
+        else:
+            _check_same_model(into, run)
         into.provenance = into.provenance or run.provenance
+        into.weights_sha256 = into.weights_sha256 or run.weights_sha256
         into.files.extend(run.files)
         for task_name, result in run.tasks.items():
             old = into.tasks.get(task_name)
             if old is None or (result.date, result.source) > (old.date, old.source):
                 into.tasks[task_name] = result
     return merged
+
+
+def _check_same_model(into: ModelRun, run: ModelRun) -> None:
+    """Results of one model id from several files must be of one checkpoint: a file may not
+    replace another model's scores with a copied card (same id, another checkpoint)."""
+    if run.provenance and into.provenance and run.provenance != into.provenance:
+        raise LeaderboardError(
+            f"{run.files[0]}: provenance of {run.model_id!r} differs from {into.files[0]}"
+        )
+    if bool(run.provenance) != bool(into.provenance):
+        raise LeaderboardError(
+            f"{run.files[0]}: model {run.model_id!r} has a provenance card in one results file "
+            f"and none in {into.files[0]}"
+        )
+    if run.weights_sha256 and into.weights_sha256 and run.weights_sha256 != into.weights_sha256:
+        raise LeaderboardError(
+            f"{run.files[0]}: model {run.model_id!r} was evaluated from weights "
+            f"{run.weights_sha256}, but {into.files[0]} from {into.weights_sha256}; one model id, "
+            "one checkpoint"
+        )
 
 
 def read_inputs(paths: list[Path], with_samples: bool = True) -> dict[str, ModelRun]:
