@@ -83,13 +83,44 @@ def _annotate_results(output_path: str, since: float) -> list[Path]:
     for path in written:
         results = json.loads(path.read_text(encoding="utf-8"))
         tasks = {t: LOADED[t] for t in results.get("results", {}) if t in LOADED}
-        results["xtreme_adv"] = {"version": __version__, "tasks": tasks}
+        groups = group_splits(results.get("group_subtasks", {}), tasks)
+        results["xtreme_adv"] = {"version": __version__, "tasks": tasks, "groups": groups}
+        for name, info in groups.items():
+            if info["split"] == "mixed":
+                detail = "; ".join(f"{s}: {' '.join(t)}" for s, t in info["splits"].items())
+                sys.stderr.write(
+                    f"xtreme-adv eval: warning: group {name} averages different splits "
+                    f"({detail}); choose one with --metadata '{{\"split\": ...}}'\n"
+                )
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(
             json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
         )
         os.replace(tmp, path)
     return written
+
+
+def group_splits(group_subtasks: dict, tasks: dict) -> dict:
+    """Per group: the split its tasks scored, or ``"mixed"`` with the tasks of each split.
+
+    XTREME's folders mix splits (PAWS-X de/zh have a labelled test, the others only dev), and a
+    group average over both would be neither number; the results say so instead.
+    """
+    out = {}
+    for group, members in group_subtasks.items():
+        by_split: dict[str, list[str]] = {}
+        for task in members:
+            if task in tasks and "split" in tasks[task]:
+                by_split.setdefault(tasks[task]["split"], []).append(task)
+        if not by_split:
+            continue
+        protocols = sorted({tasks[t].get("protocol", "xtreme-adv") for t in members if t in tasks})
+        info = {"split": next(iter(by_split)) if len(by_split) == 1 else "mixed"}
+        if len(by_split) > 1:
+            info["splits"] = by_split
+        info["protocol"] = protocols[0] if len(protocols) == 1 else "mixed"
+        out[group] = info
+    return out
 
 
 def _unwrap_user_error(err: BaseException) -> XtremeAdvError | None:

@@ -375,7 +375,9 @@ class EncoderCheckpoint:
                 progress=bar.update,
             )
 
-    def retrieve(self, family: TaskFamily, docs: Sequence[dict]) -> list[str]:
+    def retrieve(
+        self, family: TaskFamily, docs: Sequence[dict], task_name: str | None = None
+    ) -> list[str]:
         """Answer every source doc with its retrieved target as JSON ``{"id", "score"}``.
 
         BUCC: XTREME's margin mining (:func:`harness_tasks.adapter.mining.mine_documents`).
@@ -397,8 +399,14 @@ class EncoderCheckpoint:
                 tgt_texts,
                 lambda texts: self.embed(texts, desc=f"bucc {lang}"),
             )
+            extra = {}
+            if docs[src[0]].get("protocol") == "xtreme" and docs[src[0]].get("split") == "test":
+                threshold = self._dev_threshold(task_name or family.task_name(lang))
+                if threshold is not None:
+                    extra = {"threshold": threshold}
             for s, (t, score) in pairs.items():
-                answers[src[s]] = json.dumps({"id": docs[tgt[t]]["id"], "score": float(score)})
+                found = {"id": docs[tgt[t]]["id"], "score": float(score)}
+                answers[src[s]] = json.dumps(found | extra)
             return answers
         x, y = self.embed(src_texts, "source"), self.embed(tgt_texts, "english")
         if docs[src[0]].get("protocol") == "xtreme":
@@ -419,6 +427,36 @@ class EncoderCheckpoint:
             found = {"id": docs[tgt[int(best[s])]]["id"], "score": float(sims[s, best[s]])}
             answers[i] = json.dumps(found)
         return answers
+
+    def _dev_threshold(self, task_name: str) -> float | None:
+        """XTREME's BUCC threshold for test: ``bucc_optimize`` on the dev split's mining.
+
+        Recorded under ``xtreme_adv.tasks.<task>.bucc_threshold``; ``None`` (threshold chosen on
+        the scored split itself) when no labelled dev split is found beside the test split.
+        """
+        from harness_tasks.data import LOADED, companion_split
+        from harness_tasks.metrics.retrieval import _mined, optimize_threshold
+
+        dev = companion_split(task_name, "validation")
+        record = LOADED.setdefault(task_name, {})
+        if not dev:
+            record["bucc_threshold"] = {"chosen_on": "test (no labelled dev split found)"}
+            return None
+        src = [d["sentence"] for d in dev if d["side"] == "source"]
+        tgt = [d["sentence"] for d in dev if d["side"] == "target"]
+        pairs = mine_documents(src, tgt, lambda texts: self.embed(texts, desc="bucc dev"))
+        mined, n_gold = _mined(_bucc_items(dev, pairs))
+        threshold = optimize_threshold(mined, n_gold) if mined and n_gold else None
+        record["bucc_threshold"] = {"chosen_on": "validation", "value": threshold}
+        return threshold
+
+
+def _bucc_items(docs: Sequence[dict], pairs: dict[int, tuple[int, float]]) -> list:
+    """(gold, mined, score) per source doc, as ``process_results_bucc`` passes them on."""
+    src = [d for d in docs if d["side"] == "source"]
+    tgt = [d for d in docs if d["side"] == "target"]
+    mined = {s: (tgt[t]["id"], score) for s, (t, score) in pairs.items()}
+    return [(d["gold"], *mined.get(n, ("", -math.inf))) for n, d in enumerate(src)]
 
 
 def _best_span(starts, ends, offsets, seq_ids, context_side) -> tuple[tuple | None, float]:

@@ -127,7 +127,7 @@ class EncoderLM(LM):
             elif family.kind == "tagging":
                 answers = [" ".join(t) for t in self.checkpoint.tag(family, docs)]
             elif family.kind == "retrieval":
-                answers = self.checkpoint.retrieve(family, docs)
+                answers = self.checkpoint.retrieve(family, docs, task_name=task_name)
             else:
                 raise XtremeAdvError(f"{task_name}: {family.kind} tasks are scored by likelihood")
             for n, answer in zip(indices, answers, strict=True):

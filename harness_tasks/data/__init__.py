@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness_tasks.data import hub, parallel, xtreme_folder
 from harness_tasks.errors import XtremeAdvError
-from harness_tasks.families import check_lang, get_family
+from harness_tasks.families import check_lang, family_of_task, get_family, lang_of_task
 
 PROTOCOLS = ("xtreme-adv", "xtreme")
 DEFAULT_PROTOCOL = "xtreme-adv"
@@ -24,6 +24,8 @@ SPLIT_ALIASES = {"dev": "validation", "val": "validation", "valid": "validation"
 # What each lm-eval task of this process loaded: task name -> {split, source, data_sha256}.
 # `xtreme-adv eval` copies it into the results JSON it writes.
 LOADED: dict[str, dict] = {}
+# The data folder each task was loaded from (None: the Hub), for companion splits.
+_ROOTS: dict[str, str | None] = {}
 
 
 @dataclass
@@ -176,6 +178,7 @@ def load_eval_split(
         row["split"] = used
         row["lang"] = lang
     dataset = datasets.Dataset.from_list(rows)
+    _ROOTS[family.task_name(lang)] = str(root) if root else None
     LOADED[family.task_name(lang)] = {
         "split": used,
         "source": source,
@@ -183,6 +186,24 @@ def load_eval_split(
         "n_docs": len(rows),
     }
     return EvalSplit(dataset=dataset, split=used, source=source, sha256=sha)
+
+
+def companion_split(task_name: str, split: str) -> list[dict] | None:
+    """Rows of another split of an already loaded clean task, from the same source (folder or
+    Hub); ``None`` when that split has no labelled data. Used for BUCC's threshold, which
+    XTREME chooses on dev and applies to test."""
+    family = family_of_task(task_name)
+    lang = lang_of_task(task_name)
+    root = _ROOTS.get(task_name, os.environ.get("XTREME_DATA_DIR"))
+    saved = LOADED.get(task_name)
+    try:
+        loaded = load_eval_split(family.name, lang, split=split, data_dir=root)
+    except XtremeAdvError:
+        return None
+    finally:
+        if saved is not None:
+            LOADED[task_name] = saved  # the scored split stays what the results record
+    return loaded.dataset.to_list()
 
 
 def lm_eval_dataset(

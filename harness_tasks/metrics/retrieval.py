@@ -79,11 +79,17 @@ def mean_scored(items: list) -> float:
 
 
 def process_results_bucc(doc: dict, results: list) -> dict:
-    """lm-eval hook for BUCC: (gold target, mined target, score, protocol) of a source sentence."""
+    """lm-eval hook for BUCC: (gold, mined target, score, protocol, threshold chosen on dev)."""
     if doc["side"] != "source":
         return {"f1": _NOT_SCORED}
-    ident, score = parse_answer(results[0] if results else "")
-    return {"f1": (doc["gold"], ident, float(score), doc.get("protocol") or "xtreme-adv")}
+    response = results[0] if results else ""
+    ident, score = parse_answer(response)
+    try:
+        threshold = json.loads(response).get("threshold")  # chosen on dev (protocol=xtreme)
+    except (TypeError, ValueError, AttributeError):
+        threshold = None
+    protocol = doc.get("protocol") or "xtreme-adv"
+    return {"f1": (doc["gold"], ident, float(score), protocol, threshold)}
 
 
 def _mined(items: list) -> tuple[list[tuple[float, bool]], int]:
@@ -159,5 +165,6 @@ def bucc_f1(items: list) -> float:
     """Aggregation for BUCC: F1 at the optimal threshold, by the protocol the docs carry."""
     scored = [x for x in items if x is not None]
     if scored and len(scored[0]) > 3 and scored[0][3] == "xtreme":
-        return xtreme_bucc_f1(items)
+        given = [x[4] for x in scored if len(x) > 4 and x[4] is not None]
+        return xtreme_bucc_f1(items, threshold=given[0] if given else None)
     return best_threshold_f1(items)[0]

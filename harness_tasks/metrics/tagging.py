@@ -1,4 +1,5 @@
-"""Sequence-tagging metrics: token accuracy (UD-POS) and entity-span F1 (PAN-X, seqeval).
+"""Sequence-tagging metrics: token accuracy and XTREME's seqeval F1 (UD-POS), entity-span F1
+(PAN-X, seqeval).
 
 A response is the predicted tags separated by whitespace, one per gold token. Both metrics are
 corpus-level, so ``process_results`` passes (gold, predicted) through and the aggregation
@@ -24,8 +25,9 @@ def _pair(doc: dict, results: list, allowed: list[str], fallback: str) -> tuple[
 
 
 def process_results_pos(doc: dict, results: list) -> dict[str, tuple]:
-    """lm-eval hook for UD-POS: (gold, predicted) for corpus-level token accuracy."""
-    return {"acc": _pair(doc, results, UPOS, "X")}
+    """lm-eval hook for UD-POS: (gold, predicted) for token accuracy and XTREME's seqeval F1."""
+    pair = _pair(doc, results, UPOS, "X")
+    return {"acc": pair, "f1": pair}
 
 
 def process_results_ner(doc: dict, results: list) -> dict[str, tuple]:
@@ -47,3 +49,20 @@ def span_f1(items: list[tuple[list[str], list[str]]]) -> float:
     gold = [list(g) for g, _ in items]
     pred = [list(p) for _, p in items]
     return float(f1_score(gold, pred))
+
+
+def seqeval_f1(items: list[tuple[list[str], list[str]]]) -> float:
+    """XTREME's UD-POS score: ``third_party/run_tag.py`` reports seqeval's ``f1_score`` on the
+    POS tag sequences as if they were entity tags (a tag's first letter read as the BIO prefix,
+    the rest as the type). It is not token accuracy: the README's "Protocols" section compares.
+    Uses the installed seqeval (XTREME's install_tools.sh does not pin it).
+    """
+    import warnings
+
+    from seqeval.metrics import f1_score
+
+    gold = [list(g) for g, _ in items]
+    pred = [list(p) for _, p in items]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "NOUN seems not to be NE tag", per tag
+        return float(f1_score(gold, pred))

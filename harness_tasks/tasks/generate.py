@@ -82,7 +82,7 @@ metric_list:
   - metric: %(metric)s
     aggregation: !function harness_tasks.metrics.tagging.%(aggregation)s
     higher_is_better: true
-""",
+%(extra_metrics)s""",
     "retrieval": COMMON
     + """\
 output_type: generate_until
@@ -125,6 +125,14 @@ def _template(family: TaskFamily) -> str:
             "instruction": f"Give each token its {what}, one of: {' '.join(tags)}.",
             "tag_kind": "pos" if pos else "ner",
             "aggregation": "token_accuracy" if pos else "span_f1",
+            # UD-POS: also XTREME's run_tag.py number, seqeval F1 over the POS tags.
+            "extra_metrics": (
+                "  - metric: f1\n"
+                "    aggregation: !function harness_tasks.metrics.tagging.seqeval_f1\n"
+                "    higher_is_better: true\n"
+                if pos
+                else ""
+            ),
         }
         body = TEMPLATES["tagging"]
     else:

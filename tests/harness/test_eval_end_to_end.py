@@ -87,6 +87,11 @@ def test_tagging_metrics_match_direct_predictions(tmp_path, tiny_checkpoints, xt
         expected = score([(d["tags"], p) for d, p in zip(docs, predicted)])
         got = results["results"][f"xtreme_{task}_de"][f"{metric},none"]
         assert got == pytest.approx(expected)
+        if task == "udpos":  # XTREME's run_tag.py number beside token accuracy
+            f1 = results["results"]["xtreme_udpos_de"]["f1,none"]
+            assert f1 == pytest.approx(
+                tagging.seqeval_f1([(d["tags"], p) for d, p in zip(docs, predicted)])
+            )
         # each logged response is exactly the tag sequence the model predicts
         logged = {s["doc_id"]: s["filtered_resps"][0] for s in samples[f"xtreme_{task}_de"]}
         assert [logged[i].split() for i in range(LIMIT)] == predicted
