@@ -6,7 +6,6 @@ import contextlib
 import gc
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,38 +40,118 @@ def render_files(board: Board) -> dict[str, str]:
     return files
 
 
-def write_tree_atomic(out: Path, files: dict[str, str]) -> None:
-    """Write ``files`` under ``out`` so that ``out`` is either the old site or the whole new one.
+SITE_LIST = ".xtreme-adv-site"  # the files a build wrote, one per line (its own name last)
+BUILDING_MARK = ".xtreme-adv-building"
 
-    The tree is written into a temporary sibling folder and renamed into place; a previous site
-    is renamed aside first and removed last. A folder that is not a previous site is refused.
-    """
-    out = Path(out)
-    if out.exists() and not (
-        out.is_dir() and ((out / SITE_MARKER).is_file() or not any(out.iterdir()))
-    ):
+
+def _checkpoint(step: str) -> None:
+    """A point where a kill may land; tests replace it to kill the process there."""
+
+
+def _site_files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
+
+
+def _is_our_site(folder: Path) -> bool:
+    """A folder a build wrote: its file list names every file it holds, and nothing else."""
+    listing = folder / SITE_LIST
+    if not listing.is_file() or listing.is_symlink():
+        return False
+    listed = set(listing.read_text(encoding="utf-8").splitlines())
+    return _site_files(folder) <= listed | {SITE_LIST}
+
+
+def _check_out(out: Path) -> None:
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise LeaderboardError(f"{out}: exists and is not a folder; refusing to replace it")
+    if not any(out.iterdir()):
+        return
+    if not (out / SITE_LIST).is_file():
         raise LeaderboardError(
             f"{out}: exists and is not a leaderboard site; refusing to replace it"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    old = None
-    try:
-        for rel, text in files.items():
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+    listed = set((out / SITE_LIST).read_text(encoding="utf-8").splitlines())
+    extra = sorted(_site_files(out) - listed - {SITE_LIST})
+    if extra:
+        raise LeaderboardError(
+            f"{out}: holds {extra[0]}, which no build wrote; refusing to replace the folder "
+            "(move the file or choose another --out)"
+        )
+
+
+def recover(out: Path) -> None:
+    """Finish or undo what a killed build left: its temporary and previous-site folders.
+
+    A kill between the two renames leaves no ``out`` but the previous site aside: it is put
+    back. Only folders with this build's names and marks are touched.
+    """
+    tmp, old = _aside(out)
+    if (
+        tmp.is_dir()
+        and not tmp.is_symlink()
+        and ((tmp / BUILDING_MARK).is_file() or _is_our_site(tmp))
+    ):
+        shutil.rmtree(tmp)
+    if old.is_dir() and not old.is_symlink() and _is_our_site(old):
         if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            shutil.rmtree(old)
+        else:
+            os.rename(old, out)
+
+
+def _aside(out: Path) -> tuple[Path, Path]:
+    return out.parent / f".{out.name}.building", out.parent / f".{out.name}.previous"
+
+
+def write_tree_atomic(out: Path, files: dict[str, str]) -> None:
+    """Write ``files`` under ``out`` so that ``out`` is either the old site or the whole new one.
+
+    The tree is written into ``.<out>.building`` beside it and renamed into place; a previous
+    site is renamed to ``.<out>.previous`` first and removed last. A kill at any moment leaves
+    at most those two folders, which the next build removes or restores (:func:`recover`), so
+    running the same command again gives the same bytes and no stray files. A folder holding
+    any file no build wrote is never replaced. The site is world-readable (0755 / 0644).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    recover(out)
+    _check_out(out)
+    tmp, old = _aside(out)
+    if tmp.exists() or old.exists():
+        raise LeaderboardError(f"{tmp if tmp.exists() else old}: in the way; remove it")
+    _checkpoint("start")
+    try:
+        tmp.mkdir()
+        os.chmod(tmp, 0o755)
+        (tmp / BUILDING_MARK).write_bytes(b"")
+        for rel, text in sorted(files.items()):
+            path = tmp / rel
+            if not path.parent.is_dir():
+                path.parent.mkdir(parents=True)
+                os.chmod(path.parent, 0o755)
+            path.write_text(text, encoding="utf-8")
+            os.chmod(path, 0o644)
+            _checkpoint(f"wrote {rel}")
+        listing = tmp / SITE_LIST
+        listing.write_text("".join(f"{rel}\n" for rel in sorted(files)), encoding="utf-8")
+        os.chmod(listing, 0o644)
+        (tmp / BUILDING_MARK).unlink()
+        _checkpoint("listed")
+        if out.exists():
             os.rename(out, old)
+            _checkpoint("moved previous aside")
         os.rename(tmp, out)
+        _checkpoint("renamed")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not out.exists():
+        if old.exists() and not out.exists():
             os.rename(old, out)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if old.exists():
+        shutil.rmtree(old)
+    _checkpoint("done")
 
 
 def build(
