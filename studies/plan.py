@@ -19,6 +19,7 @@ same bytes and their folders merge by copying).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,10 +178,15 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
             argv += ["--intermediate-dir", str(study.intermediate_dir)]
         argv += study.training["intermediate_args"]
     train = Cell(f"train/{mid}", "train", argv, ckpt, deps=[f"model/{base.name}"], group=mid)
-    train.skip = _data_skip(study, task) if task not in RETRIEVAL else None
-    if recipe.kind == "intermediate" and study.intermediate_dir is None:
-        # without local files the trainer reads the Hub: a failure there is reported by the cell
-        pass
+    # retrieval targets train nothing, but without their data there is nothing to score either
+    train.skip = _data_skip(study, task)
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    if recipe.kind == "intermediate" and study.intermediate_dir is None and not train.skip:
+        if study.on_missing == "skip" and offline:
+            train.skip = (
+                "no local intermediate-task data and the Hub is offline (HF_HUB_OFFLINE=1); "
+                "pass --intermediate-dir"
+            )
     yield train
     for attack in study.adaptive["attacks"]:
         if attack not in study.attacks:

@@ -1,0 +1,130 @@
+"""Study files: validation (one line naming file, key and value; nothing written), presets,
+the plan and its shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from studies import spec
+from studies.cli import main
+from studies.plan import plan, select
+
+from .conftest import tiny_study
+
+pytestmark = pytest.mark.shared_data
+
+BAD = [
+    ({"targets": ["xnli", "xnlii"]}, "key targets: 'xnlii' is not a known task"),
+    ({"attacks": ["charnoise", "typo"]}, "key attacks: 'typo' is not a known attack"),
+    ({"seeds": [1, "two"]}, "key seeds: 'two' is not a non-negative integer seed"),
+    ({"seeds": []}, "key seeds: [] must be a non-empty list"),
+    ({"seeds": [3, 3]}, "key seeds: [3, 3] lists a seed twice"),
+    ({"seeds": [-1]}, "key seeds: -1 is not a non-negative integer seed"),
+    ({"recipes": ["direct", {"intermediate": ["anlii"]}]}, "'anlii' is not a known intermediate"),
+    ({"languages": ["de", "German"]}, "key languages: 'German' is not an XTREME language code"),
+    ({"adaptive": {"attacks": ["nope"]}}, "key adaptive.attacks: 'nope' is not a known attack"),
+    ({"limits": {"eval_docs": 0}}, "key limits.eval_docs: 0 must be a positive integer"),
+    ({"colour": "blue"}, "key colour: 'blue' is not a study key"),
+    ({"data": {"xtreme_dir": "/nonexistent/xtreme"}}, "key data.xtreme_dir: '/nonexistent/xtreme'"),
+    ({"targets": ["xcopa"], "languages": ["et"]}, "key targets: 'xcopa' has no data folder"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD)
+def test_malformed_study_is_one_line_exit_2_and_writes_nothing(
+    tmp_path, shared_data, capsys, change, message
+):
+    path = tiny_study(tmp_path / "spec", tmp_path / "base", shared_data, **change)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("xtreme-adv study: error: ")
+    assert str(path) in err and message in err
+    assert not out.exists()
+
+
+def test_unknown_preset_and_bad_flags(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "xstils-small", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--preset: unknown preset 'xstils-small'; choose from demo, xstilts-paper" in err
+    assert main(["run", "--preset", "demo", "--out", str(out), "--shard", "2/2"]) == 2
+    assert "--shard: '2/2'" in capsys.readouterr().err
+    assert main(["run", "--preset", "demo", "--out", str(out), "--launch", "slurm"]) == 2
+    assert "unrecognized arguments: --launch" in capsys.readouterr().err  # no abbreviations
+    assert main(["run", "--preset", "demo", "--out", str(tmp_path / "no" / "out")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "missing.yaml"), "--out", str(out)]) == 2
+    assert "missing.yaml: cannot read the study file" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
+    monkeypatch.delenv("XTREME_DATA_DIR", raising=False)
+    assert spec.preset_names() == ["demo", "xstilts-paper", "xstilts-small"]
+    demo = spec.load(spec.preset_path("demo"))  # no data: the demo skips what needs it
+    cells = plan(demo, tmp_path)
+    assert all(c.skip for c in cells if c.kind in ("train", "sets", "eval"))
+    small = spec.load(
+        spec.preset_path("xstilts-small"),
+        data_dir=shared_data / "xtreme",
+        intermediate_dir=shared_data / "intermediate",
+    )
+    cells = plan(small, tmp_path)
+    n_models = len(small.base_models) * len(small.targets) * len(small.recipes) * len(small.seeds)
+    kinds = [c.kind for c in cells]
+    assert kinds.count("train") == kinds.count("eval") == n_models
+    assert kinds.count("sets") == len(small.targets) * len(small.attacks)
+    n_adaptive = sum(
+        len(small.langs(t)) * len(small.adaptive["attacks"]) * len(small.recipes) * len(small.seeds)
+        for t in small.targets
+    )
+    assert kinds.count("adaptive") == n_adaptive
+    assert not any(c.skip for c in cells)
+    # Every eval scores the clean and the adversarial task of each of its languages.
+    (ev,) = [c for c in cells if c.id == "eval/xstilts-small-e5s-pawsx-anli-s14"]
+    tasks = ev.argv[ev.argv.index("--tasks") + 1].split(",")
+    assert len(tasks) == len(small.langs("pawsx")) * (1 + len(small.attacks))
+    paper = spec.load(spec.preset_path("xstilts-paper"), data_dir=shared_data / "xtreme")
+    assert len(paper.recipes) == 10 and "--bf16" in paper.training["args"]
+
+
+def test_shards_split_models_and_cover_every_cell(study_file, tmp_path):
+    raw = yaml.safe_load(study_file.read_text())
+    raw["seeds"] = [1, 2, 3]
+    study_file.write_text(yaml.safe_dump(raw))
+    study = spec.load(study_file)
+    cells = plan(study, tmp_path)
+    shards = [select(cells, (i, 2)) for i in range(2)]
+    groups = [{c.group for c in s if c.group} for s in shards]
+    assert groups[0].isdisjoint(groups[1])
+    assert groups[0] | groups[1] == {c.group for c in cells if c.group}
+    assert len(groups[0]) == 3 and len(groups[1]) == 3  # 6 models, alternated
+    covered = {c.id for s in shards for c in s}
+    assert covered == {c.id for c in cells if c.kind not in ("leaderboard", "report")}
+    # Each shard builds the sets its models need.
+    for s in shards:
+        assert {"sets/xnli/charnoise", "model/e5s2"} <= {c.id for c in s}
+
+
+def test_plan_prints_commands(study_file, tmp_path, capsys):
+    assert main(["plan", str(study_file), "--out", str(tmp_path / "o")]) == 0
+    text = capsys.readouterr().out
+    assert "train/tiny-e5s2-xnli-anli-s1: xtreme-adv train intermediate" in text
+    assert "--intermediate anli" in text and "eval/tiny-e5s2-xnli-direct-s1" in text
+    assert not (tmp_path / "o").exists()
+
+
+def test_set_overrides_a_key(study_file, tmp_path, capsys):
+    argv = ["plan", str(study_file), "--out", str(tmp_path / "o"), "--set", "seeds=[4, 5]"]
+    assert main(argv) == 0
+    assert "train/tiny-e5s2-xnli-direct-s5" in capsys.readouterr().out
+    assert main([*argv[:-1], "seeds=[4, x]"]) == 2
+    assert "key seeds: 'x'" in capsys.readouterr().err
+
+
+def test_recorded_path_is_a_file(tmp_path):
+    assert Path(spec.preset_path("demo")).is_file()
