@@ -17,7 +17,7 @@ from trainers.config import (
     phase_settings,
     read_yaml,
 )
-from trainers.data import DataLocations
+from trainers.data import DataLocations, check_locations, describe_source
 from trainers.errors import TrainUserError
 from trainers.presets import PRESETS, PhaseSettings
 from trainers.tasks import INTERMEDIATE_TASKS, TARGET_TASKS, intermediate_tasks, target_task
@@ -142,7 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_flags(direct, intermediate=False)
     inter = sub.add_parser("intermediate", help="intermediate task(s), then the target task")
     _add_run_flags(inter, intermediate=True)
-    sub.add_parser("list", help="list tasks with their heads and presets")
+    listing = sub.add_parser(
+        "list", help="list tasks with their heads, presets and where their data comes from here"
+    )
+    listing.add_argument("--data-dir", help="XTREME download folder (default: $XTREME_DATA_DIR)")
+    listing.add_argument("--intermediate-dir", help="local intermediate-task files")
+    listing.add_argument("--ccgbank", help="CCGbank folder")
     return parser
 
 
@@ -260,12 +265,19 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
     )
 
 
-def list_tasks() -> str:
-    """The text of ``train list``: tasks with head, labels, data and preset values."""
-    rows = ["task            role          head             preset                 trains on"]
+def list_tasks(where: DataLocations | None = None) -> str:
+    """The text of ``train list``: per task its role, head, preset, whether it runs offline
+    with the given data folders and from what (else the Hub ids); then the presets."""
+    where = where or DataLocations()
+    rows = [
+        "task            role          head             preset                 offline  "
+        "data here (what it trains on)"
+    ]
     for spec in [*INTERMEDIATE_TASKS.values(), *TARGET_TASKS.values()]:
+        offline, source = describe_source(spec, where)
         rows.append(
-            f"{spec.name:<15} {spec.role:<13} {spec.head:<16} {spec.preset or '-':<22} {spec.data}"
+            f"{spec.name:<15} {spec.role:<13} {spec.head:<16} {spec.preset or '-':<22} "
+            f"{offline:<8} {source}"
         )
     rows += ["", "presets (jiant XTREME recipe):"]
     for name, (settings, about) in PRESETS.items():
@@ -287,9 +299,17 @@ def main(argv: list[str] | None = None) -> int:
             build_parser().print_help()
             return 2
         if ns.command == "list":
-            sys.stdout.write(list_tasks())
+            data_dir = ns.data_dir or os.environ.get("XTREME_DATA_DIR")
+            where = DataLocations(
+                xtreme_dir=path_or_none(data_dir),
+                intermediate_dir=path_or_none(ns.intermediate_dir),
+                ccgbank=path_or_none(ns.ccgbank),
+            )
+            check_locations(where)
+            sys.stdout.write(list_tasks(where))
             return 0
         config = config_from_args(ns)
+        config.command = ["xtreme-adv", "train", *argv]
         from trainers.pipeline import run  # heavy imports only when training
 
         out = run(config)

@@ -61,6 +61,7 @@ class RunConfig:
     data: DataLocations = field(default_factory=DataLocations)
     model_id: str | None = None
     keep_checkpoints: bool = False
+    command: list[str] | None = None  # the command line, for the card (not compared on resume)
 
     def record(self, base_sha256: str) -> dict:
         """What makes two runs the same run (compared when resuming in a folder)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -95,6 +96,23 @@ def resolve_base_model(name: str | None) -> BaseModel:
         raise TrainUserError(f"--model {name}: {path}/config.json: {first[:200]}") from None
     short = "e5s" if embedded else name.rstrip("/").split("/")[-1].lower()
     return BaseModel(name, path, sha256_files(weights), config, short)
+
+
+def base_card_settings(base: BaseModel) -> tuple[str, int]:
+    """(text_prefix, retrieval_layer) of the base model, from its ``provenance.json``
+    (a trained checkpoint's top-level fields, or the embedded model's ``conversion``);
+    ("", -1) when it has no card. Carried into every card trained from it."""
+    card = base.path / "provenance.json"
+    if not card.is_file():
+        return "", -1
+    try:
+        data = json.loads(card.read_text(encoding="utf-8"))
+        conversion = data.get("conversion") or {}
+        prefix = data.get("text_prefix", conversion.get("text_prefix")) or ""
+        layer = int(data.get("retrieval_layer", conversion.get("retrieval_layer", -1)))
+    except (OSError, ValueError, TypeError, AttributeError) as err:
+        raise TrainUserError(f"--model {base.name}: {card}: unreadable card ({err})") from None
+    return str(prefix), layer
 
 
 def check_head(base: BaseModel, head: str, why: str) -> None:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,11 +34,13 @@ from trainers.checkpoints import set_aside_incomplete
 from trainers.config import RunConfig
 from trainers.data import TaskData, check_locations, load_task_data
 from trainers.data.ccgbank import auto_files
+from trainers.data.parallel import merge_exclusions
 from trainers.errors import TrainUserError
-from trainers.hashing import sha256_file
+from trainers.hashing import sha256_file, sha256_files
 from trainers.heads import HEADS
 from trainers.models import (
     BaseModel,
+    base_card_settings,
     check_head,
     check_head_size,
     cpu_only,
@@ -52,7 +55,7 @@ from trainers.multitask import (
     TaskBatchSampler,
 )
 from trainers.presets import PhaseSettings
-from trainers.provenance import build_card, render_model_card
+from trainers.provenance import build_card, render_model_card, run_environment
 from trainers.runfolder import CARD_FILE, WORK, RunFolder, write_json_atomic, write_text_atomic
 from trainers.tasks import (
     ENCODER,
@@ -294,8 +297,22 @@ def _publish(model_dir: Path, folder: RunFolder, card_without_hash: dict) -> dic
     weights = staging / "model.safetensors"
     if not weights.is_file():  # sharded checkpoints (large models) hash their index instead
         weights = staging / "model.safetensors.index.json"
-    card = dict(card_without_hash, weights_sha256=sha256_file(weights))
-    card = build_card(**{k: card[k] for k in _CARD_ARGS})
+    # tokenizer.json holds the whole fast tokenizer; slow-only tokenizers hash their files.
+    tokenizer_files = (
+        [staging / "tokenizer.json"]
+        if (staging / "tokenizer.json").is_file()
+        else [
+            p
+            for p in sorted(staging.iterdir())
+            if p.name.startswith(("tokenizer", "sentencepiece"))
+        ]
+    )
+    card = dict(
+        card_without_hash,
+        weights_sha256=sha256_file(weights),
+        tokenizer_sha256=sha256_files(tokenizer_files) if tokenizer_files else None,
+    )
+    card = build_card(**card)
     write_text_atomic(staging / "README.md", render_model_card(card))
     for item in sorted(staging.iterdir()):
         target = out / item.name
@@ -312,12 +329,6 @@ def _link(src: str, dst: str) -> None:
     except OSError:  # file systems without hard links
         shutil.copy2(src, dst)
     os.chmod(dst, 0o644)
-
-
-_CARD_ARGS = (
-    "model_id", "recipe", "base_name", "base_sha256", "intermediate_tasks", "target_task",
-    "seed", "phases", "weights_sha256",
-)  # fmt: skip
 
 
 def default_model_id(config: RunConfig, base: BaseModel, recipe: str) -> str:
@@ -339,6 +350,7 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
         if config.recipe == "intermediate"
         else []
     )
+    started = time.monotonic()
     folder = RunFolder(config.out)
     folder.check_location()  # before anything slow
     if config.fp16 and cpu_only():
@@ -396,6 +408,10 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
 
     recipe = config.recipe if phases else "pretrained"
     if state.is_main_process:
+        text_prefix, retrieval_layer = base_card_settings(base)
+        exclusions = [t["scoring_exclusion"] for p in phases for t in p["tasks"]
+                      if t.get("scoring_exclusion")]  # fmt: skip
+        precision = "bf16" if config.bf16 else "fp16" if config.fp16 else "fp32"
         card = _publish(
             model_dir,
             folder,
@@ -408,6 +424,12 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
                 "target_task": target.name,
                 "seed": config.seed,
                 "phases": phases,
+                "text_prefix": text_prefix,
+                "retrieval_layer": retrieval_layer,
+                "scoring_exclusions": merge_exclusions(exclusions),
+                "run": run_environment(
+                    config.command, precision, state.num_processes, time.monotonic() - started
+                ),
             },
         )
         folder.tidy(config.keep_checkpoints)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import shlex
+import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 
 SCHEMA = "xtreme-adv/provenance/1"
 
@@ -37,8 +42,16 @@ def build_card(
     seed: int,
     phases: list[dict],
     weights_sha256: str,
+    tokenizer_sha256: str | None = None,
+    text_prefix: str = "",
+    retrieval_layer: int = -1,
+    scoring_exclusions: list[dict] | None = None,
+    run: dict | None = None,
 ) -> dict:
-    """A provenance card with the contract's fields, in the contract's order."""
+    """A provenance card with the contract's fields, in the contract's order, then what a
+    reviewer needs to rerun and compare: tokenizer hash, the base model's ``text_prefix`` and
+    ``retrieval_layer`` (carried over so a checkpoint is scored as its base is), the parallel
+    hold-out (``scoring_exclusions``, docs/contracts.md section 8) and the run's environment."""
     return {
         "schema": SCHEMA,
         "model_id": model_id,
@@ -49,8 +62,55 @@ def build_card(
         "seed": seed,
         "phases": phases,
         "weights_sha256": weights_sha256,
+        "tokenizer_sha256": tokenizer_sha256,
+        "text_prefix": text_prefix,
+        "retrieval_layer": retrieval_layer,
+        "scoring_exclusions": list(scoring_exclusions or []),
+        "run": dict(run or {}),
         "versions": library_versions(),
         "created": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def code_version() -> dict:
+    """The code that ran: package version, and the git commit with a dirty flag when the
+    package runs from a git checkout (tracked files changed = dirty)."""
+    info: dict = {"xtreme_adv": library_versions()["xtreme_adv"]}
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return info
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.strip()  # fmt: skip
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return info
+    return dict(info, git_commit=commit, git_dirty=bool(status.strip()))
+
+
+def run_environment(
+    command: list[str] | None, precision: str, world_size: int, wall_time_s: float
+) -> dict:
+    """The ``run`` section of the card: command line, code, Python, device, precision, time."""
+    import torch
+
+    if torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES") != "":
+        device = f"cuda ({torch.cuda.get_device_name(0)})"
+    else:
+        device = f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    return {
+        "command": shlex.join(command) if command else None,
+        "code": code_version(),
+        "python": platform.python_version(),
+        "device": device,
+        "precision": precision,
+        "world_size": world_size,
+        "wall_time_s": round(wall_time_s, 1),
     }
 
 
@@ -98,6 +158,15 @@ def render_model_card(card: dict) -> str:
             lines += ["Training metrics: " + ", ".join(
                 f"{k}={_fmt(v)}" for k, v in phase["metrics"].items()
             ), ""]  # fmt: skip
+    for entry in card.get("scoring_exclusions") or []:
+        lines += [
+            f"**Parallel hold-out** ({entry['rule']}): trained on half {entry['trained_half']} "
+            f"of the parallel keys of `{entry['trained_on']}`; score {entry['eval_task']} on "
+            f"half {entry['scored_half']} only (`xtreme-adv eval run` does so from this card).",
+            "",
+        ]
+    if card.get("text_prefix"):
+        lines += [f"Text prefix (from the base model): `{card['text_prefix']}`", ""]
     lines += [
         f"Final weights sha256: `{card['weights_sha256']}`",
         "",

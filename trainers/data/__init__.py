@@ -16,9 +16,9 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from trainers.data import readers
+from trainers.data import parallel, readers
 from trainers.data.ccgbank import read_ccgbank
-from trainers.data.hub import load_from_hub
+from trainers.data.hub import HUB_TASKS, load_from_hub
 from trainers.errors import TrainUserError
 from trainers.hashing import sha256_files
 from trainers.tasks import TaskSpec
@@ -44,15 +44,19 @@ class TaskData:
     labels: tuple[str, ...]
     source: str
     sha256: str
+    exclusion: dict | None = None  # the scoring_exclusions entry, for parallel stand-ins
 
     def card(self) -> dict:
         """The provenance entry of this data set (docs/contracts.md s.5)."""
-        return {
+        entry = {
             "name": self.task.name,
             "source": self.source,
             "sha256": self.sha256,
             "n_examples": len(self.dataset),
         }
+        if self.exclusion:
+            entry["scoring_exclusion"] = self.exclusion
+        return entry
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,9 @@ class LocalFile:
     patterns: tuple[str, ...]
     read: Callable[[list[Path], TaskSpec], Dataset]
     note: str = ""  # e.g. "stand-in for MultiNLI train"
+    # (scored task family, key kind "row" / "id") when the file is parallel to scored splits:
+    # then only half 0 of its parallel keys is trained on (docs/contracts.md section 8).
+    parallel: tuple[str, str] | None = None
 
 
 def _pair(paths: list[Path], task: TaskSpec) -> Dataset:
@@ -83,15 +90,22 @@ def _conll(paths: list[Path], task: TaskSpec) -> Dataset:
 
 _SQUAD_FILES = (
     LocalFile("xtreme", ("squad/train-v1.1.json",), _squad),
-    LocalFile("xtreme", ("xquad/xquad.en.json",), _squad, "XQuAD English as a stand-in for SQuAD"),
+    LocalFile("xtreme", ("xquad/xquad.en.json",), _squad, "XQuAD English as a stand-in for SQuAD",
+              ("xquad", "id")),
     LocalFile("xtreme", ("mlqa/MLQA_V1/dev/dev-context-en-question-en.json",), _squad,
-              "MLQA English dev as a stand-in for SQuAD"),
+              "MLQA English dev as a stand-in for SQuAD", ("mlqa", "id")),
     LocalFile("xtreme", ("tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json",), _squad,
               "TyDiQA-GoldP English as a stand-in for SQuAD"),
 )  # fmt: skip
 _MNLI_FILES = (
     LocalFile("xtreme", ("xnli/train-en.tsv",), _pair),
-    LocalFile("xtreme", ("xnli/dev-en.tsv",), _pair, "XNLI English dev as a stand-in for MNLI"),
+    LocalFile(
+        "xtreme",
+        ("xnli/dev-en.tsv",),
+        _pair,
+        "XNLI English dev as a stand-in for MNLI",
+        ("xnli", "row"),
+    ),
 )
 _SIQA_FILES = (
     LocalFile("intermediate", ("siqa/socialIQa_v1.4_trn.jsonl",),
@@ -105,10 +119,12 @@ LOCAL_FILES: dict[str, tuple[LocalFile, ...]] = {
     "mnli": _MNLI_FILES,
     "pawsx": (
         LocalFile("xtreme", ("pawsx/train-en.tsv",), _pair),
-        LocalFile("xtreme", ("pawsx/dev-en.tsv",), _pair, "PAWS-X English dev (no train file)"),
+        LocalFile("xtreme", ("pawsx/dev-en.tsv",), _pair, "PAWS-X English dev (no train file)",
+                  ("pawsx", "row")),
     ),
     "qqp": (
-        LocalFile("xtreme", ("pawsx/dev-en.tsv",), _pair, "PAWS-X English dev as a QQP stand-in"),
+        LocalFile("xtreme", ("pawsx/dev-en.tsv",), _pair, "PAWS-X English dev as a QQP stand-in",
+                  ("pawsx", "row")),
     ),
     "udpos": (LocalFile("xtreme", ("udpos/train-en.tsv",), _conll),),
     "panx": (LocalFile("xtreme", ("panx/train-en.tsv",), _conll),),
@@ -132,6 +148,19 @@ LOCAL_FILES: dict[str, tuple[LocalFile, ...]] = {
     ),
     "socialiqa": _SIQA_FILES,
     "xcopa": _SIQA_FILES,
+    "hellaswag": (
+        LocalFile("intermediate", ("hellaswag/hellaswag_train.jsonl",),
+                  lambda p, t: readers.read_hellaswag(p[0])),
+        LocalFile("intermediate", ("hellaswag/hellaswag_val.jsonl",),
+                  lambda p, t: readers.read_hellaswag(p[0]), "HellaSwag dev (no train file found)"),
+    ),
+    "commonsenseqa": (
+        LocalFile("intermediate", ("commonsenseqa/train_rand_split.jsonl",),
+                  lambda p, t: readers.read_commonsenseqa(p[0])),
+        LocalFile("intermediate", ("commonsenseqa/dev_rand_split.jsonl",),
+                  lambda p, t: readers.read_commonsenseqa(p[0]),
+                  "CommonsenseQA dev (no train file found)"),
+    ),
 }  # fmt: skip
 
 
@@ -146,6 +175,34 @@ def check_locations(where: DataLocations) -> None:
         if path is not None and not Path(path).is_dir():
             why = "is not a folder" if Path(path).exists() else "does not exist"
             raise TrainUserError(f"{flag} {path}: {why}")
+
+
+def describe_source(task: TaskSpec, where: DataLocations) -> tuple[str, str]:
+    """(offline here: "yes" / "no" / "n/a", where the training data comes from) for
+    ``train list``: the local file that would be read (with its stand-in and hold-out notes),
+    or the Hub ids and the local layout that would make the task run offline."""
+    if task.head == "encoder":
+        return "n/a", "no training data (the encoder is the checkpoint)"
+    if task.name == "ccg":
+        if where.ccgbank is not None and Path(where.ccgbank).is_dir():
+            return "yes", f"{where.ccgbank} (CCGbank, licensed)"
+        return "no", "needs --ccgbank DIR (CCGbank is licensed, LDC2005T13; never on the Hub)"
+    found = _find_local(task, where)
+    if found is not None:
+        candidate, paths = found
+        text = ", ".join(str(p) for p in paths)
+        if candidate.note:
+            text += f" ({candidate.note})"
+        if candidate.parallel:
+            text += (
+                f"; trains on half {parallel.TRAINED_HALF} of its parallel keys, "
+                f"{candidate.parallel[0]} is scored on half {parallel.SCORED_HALF}"
+            )
+        return "yes", text
+    hub = HUB_TASKS.get(task.name)
+    ids = "; ".join(a.describe() for a in hub.attempts) if hub else task.data
+    fallback = f"; offline: {hub.local_fallback}" if hub else ""
+    return "no", f"Hub: {ids}{fallback}"
 
 
 def _find_local(task: TaskSpec, where: DataLocations) -> tuple[LocalFile, list[Path]] | None:
@@ -173,6 +230,7 @@ def load_task_data(
     ``max_examples`` keeps a seeded random sample of that size (for small runs).
     """
     labels = task.labels
+    family = trained_on = None
     if task.name == "ccg":
         if where.ccgbank is None:
             raise TrainUserError(
@@ -186,6 +244,10 @@ def load_task_data(
         note = f" ({candidate.note})" if candidate.note else ""
         source = ", ".join(str(p) for p in paths) + note
         digest = sha256_files(paths)
+        if candidate.parallel:  # never train on the translations of what is scored
+            family, key = candidate.parallel
+            ds = parallel.keep_trained_half(ds, key)
+            trained_on = ", ".join(candidate.patterns)
     else:
         if where.xtreme_dir or where.intermediate_dir:
             log.warning("task %s: no local training file found; loading from the Hub", task.name)
@@ -195,4 +257,5 @@ def load_task_data(
         raise TrainUserError(f"task {task.name}: no training examples in {source}")
     if max_examples is not None and max_examples < len(ds):
         ds = ds.shuffle(seed=seed).select(range(max_examples))
-    return TaskData(task=task, dataset=ds, labels=labels, source=source, sha256=digest)
+    excluded = parallel.exclusion(family, trained_on, len(ds)) if family else None
+    return TaskData(task, ds, labels, source, digest, excluded)

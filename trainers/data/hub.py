@@ -187,10 +187,12 @@ HUB_TASKS: dict[str, HubTask] = {
     "hellaswag": HubTask(
         (HubAttempt("Rowan/hellaswag"), HubAttempt("Rowan/hellaswag", revision="refs/pr/7")),
         _hellaswag,
-        "a Parquet mirror of Rowan/hellaswag",
+        "--intermediate-dir DIR with hellaswag/hellaswag_train.jsonl",
     ),
     "commonsenseqa": HubTask(
-        (HubAttempt("tau/commonsense_qa"),), _commonsenseqa, "a Parquet mirror"
+        (HubAttempt("tau/commonsense_qa"),),
+        _commonsenseqa,
+        "--intermediate-dir DIR with commonsenseqa/train_rand_split.jsonl",
     ),
     "cosmosqa": HubTask(
         (_parquet_branch("allenai/cosmos_qa", "default", "train"),),

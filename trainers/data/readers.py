@@ -146,6 +146,56 @@ def read_siqa(path: Path) -> Dataset:
     return ds.map(convert, with_indices=True, remove_columns=ds.column_names, desc="SocialIQA")
 
 
+def _need(ds: Dataset, path: Path, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in ds.column_names]
+    if missing:
+        raise TrainUserError(f"{path}: missing field(s) {', '.join(missing)} for {what}")
+
+
+def read_hellaswag(path: Path) -> Dataset:
+    """HellaSwag JSONL as released (rowanz/hellaswag ``hellaswag_{train,val}.jsonl``): ``ctx_a``,
+    ``ctx_b`` (``ctx`` = both), ``endings`` (4), ``label``. Context = ``ctx_a``, question =
+    ``ctx_b``, as the Hub conversion (trainers/data/hub.py) does."""
+    ds = _load("json", [path])
+    _need(ds, path, ["ctx_a", "ctx_b", "endings", "label"], "HellaSwag")
+
+    def convert(ex: dict, i: int) -> dict:
+        endings = list(ex["endings"] or [])
+        label = str(ex["label"]).strip()
+        if not label.isdigit() or int(label) >= len(endings):
+            raise TrainUserError(
+                f"{path}: row {i + 1}, field label: {ex['label']!r} is not the index of one of "
+                f"its {len(endings)} endings"
+            )
+        return {"context": ex["ctx_a"], "question": ex["ctx_b"], "endings": endings,
+                "label": int(label)}  # fmt: skip
+
+    return ds.map(convert, with_indices=True, remove_columns=ds.column_names, desc="HellaSwag")
+
+
+def read_commonsenseqa(path: Path) -> Dataset:
+    """CommonsenseQA JSONL as released (``train_rand_split.jsonl``): ``question.stem``,
+    ``question.choices[{label, text}]``, ``answerKey``. Context = the stem, endings = the
+    choices' texts, as the Hub conversion does."""
+    ds = _load("json", [path])
+    _need(ds, path, ["question", "answerKey"], "CommonsenseQA")
+
+    def convert(ex: dict, i: int) -> dict:
+        question = ex["question"] or {}
+        choices = question.get("choices") or []
+        letters = [str(c.get("label")) for c in choices]
+        if not question.get("stem") or str(ex["answerKey"]) not in letters:
+            raise TrainUserError(
+                f"{path}: row {i + 1}, field answerKey: {ex['answerKey']!r} is not one of the "
+                f"question's choice labels {letters} (or question.stem is empty)"
+            )
+        return {"context": question["stem"], "question": "",
+                "endings": [str(c.get("text")) for c in choices],
+                "label": letters.index(str(ex["answerKey"]))}  # fmt: skip
+
+    return ds.map(convert, with_indices=True, remove_columns=ds.column_names, desc="CSQA")
+
+
 def flatten_squad(batch: dict) -> dict:
     """SQuAD JSON articles (title, paragraphs[context, qas]) -> one row per question."""
     out: dict[str, list] = {"id": [], "context": [], "question": [], "answers": []}
