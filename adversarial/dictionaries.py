@@ -10,6 +10,8 @@ the language being attacked is picked), a path containing ``{lang}``, or ``hub:<
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from pathlib import Path
 
 from harness_tasks.errors import XtremeAdvError
@@ -82,3 +84,14 @@ def _from_hub(dataset_id: str, lang: str) -> dict[str, tuple[str, ...]]:
             f"dictionary hub:{name}: needs columns source/target or text, has {data.column_names}"
         )
     return parse_muse(lines, f"hub:{name}")
+
+
+def dictionary_identity(spec: str, lang: str) -> dict:
+    """The dictionary used for ``lang``: its spec and the SHA-256 of its parsed entries."""
+    table = load_dictionary(spec, lang)
+    canonical = json.dumps(table, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return {
+        "spec": spec,
+        "entries": len(table),
+        "sha256": hashlib.sha256(canonical).hexdigest(),
+    }

@@ -14,13 +14,18 @@ token lists of tagging tasks (one token in, one token out, so tags stay aligned)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
+import regex
+
 from adversarial import lexicon, recipes
+from adversarial.constraints import is_zero_width_edit, protection_reason, zero_width_allowed
 from adversarial.segment import graphemes, word_spans
 from adversarial.textattack_compat import AttackedText, language
 
@@ -37,6 +42,9 @@ TEXT_FIELDS = {
 TAGGING = ("udpos", "panx")
 QA = ("xquad", "mlqa", "tydiqa")
 NO_SPACE_LANGS = {"zh", "ja", "th", "my", "km", "lo", "yue", "wuu"}
+# Languages whose sentences follow each other without a space (Thai, Lao, Khmer and Burmese do
+# put a space between sentences, though not between words).
+GLUED_SENTENCE_LANGS = {"zh", "ja", "yue", "wuu"}
 
 Span = tuple[int, int]
 
@@ -176,10 +184,34 @@ class Perturber:
         for i in order:
             if len(fp.edits) == budget:
                 break
-            options = [c for c in cands[i] if c and c != text[spans[i][0] : spans[i][1]]]
+            word = text[spans[i][0] : spans[i][1]]
+            options = self._allowed_options(word, [c for c in cands[i] if c and c != word], fp)
             if options:
                 fp.edits.append((*spans[i], rng.choice(options)))
         return fp
+
+    def _allowed_options(self, word: str, options: list, fp: FieldPlan) -> list:
+        """Options for ``word`` given the edits already chosen in ``fp``.
+
+        Visual noise prefers a visible edit (homoglyph, stripped accent); an invisible
+        zero-width insertion is taken only where no visible one exists and only while
+        zero-width edits stay at most ``max_zero_width_share`` of the field's edits, in every
+        prefix of the edit order (so the similarity floor's trimming keeps the bound).
+        """
+        if self.attack != "visual" or not options:
+            return options
+        visible = [c for c in options if not is_zero_width_edit(word, c)]
+        if visible:
+            return visible
+        n_zw = sum(is_zero_width_edit(str(o), str(r)) for o, r in self._edit_pairs(fp))
+        share = float(self.params.get("max_zero_width_share", 1.0))
+        return options if zero_width_allowed(n_zw, len(fp.edits), share) else []
+
+    @staticmethod
+    def _edit_pairs(fp: FieldPlan) -> list[tuple[str, object]]:
+        if fp.name == "tokens":
+            return [(fp.original[s], r) for s, _, r in fp.edits]
+        return [(fp.original[s:e], r) for s, e, r in fp.edits]
 
     def _plan_tokens(self, tokens: list[str], rng: random.Random) -> FieldPlan:
         min_len = int(self.params["min_word_length"])
@@ -189,6 +221,7 @@ class Perturber:
             if any(ch.isalpha() for ch in tok)
             and tok.lower() not in self.stopwords
             and len(graphemes(tok)) >= min_len
+            and protection_reason(tok, self.lang) is None
         ]
         fp = FieldPlan("tokens", list(tokens), [], len(tokens))
         budget = self._budget(len(tokens))
@@ -208,6 +241,7 @@ class Perturber:
             options = [
                 c for c in cands[i] if c and c != tokens[i] and not any(ch.isspace() for ch in c)
             ]
+            options = self._allowed_options(tokens[i], options, fp)
             if options:
                 fp.edits.append((i, i + 1, rng.choice(options)))
         return fp
@@ -223,7 +257,7 @@ class Perturber:
             source = "context" if self.task in QA else TEXT_FIELDS[self.task][0]
             seen, pool = set(), []
             for doc in self.pool_docs:
-                for sent in split_sentences(doc[source]):
+                for sent in split_sentences(doc[source], self.lang):
                     if sent not in seen and len(word_spans(sent, self.lang)) >= 4:
                         seen.add(sent)
                         pool.append(sent)
@@ -244,17 +278,17 @@ class Perturber:
             plan.reason = "no_distractor_pool"
             return
         sample = [pool[k] for k in sorted(rng.sample(range(len(pool)), min(64, len(pool))))]
-        sep = "" if self.lang in NO_SPACE_LANGS else " "
+        sep = "" if self.lang in GLUED_SENTENCE_LANGS else " "
         if self.task in QA:
             golds = [a for a in doc["answers"]["text"] if a]
-            own = set(split_sentences(doc["context"]))
-            question = self._content(doc["question"])
-            # AddSent: the candidate most similar to the question that holds no gold answer.
+            own = set(split_sentences(doc["context"], self.lang))
+            # AddSent: the candidate most similar to the question (sentence embeddings: word
+            # overlap finds nothing across inflection) that holds no gold answer.
             ok = [s for s in sample if s not in own and not any(g in s for g in golds)]
             if not ok:
                 plan.reason = "no_candidate"
                 return
-            best = max(ok, key=lambda s: (len(self._content(s) & question), -sample.index(s)))
+            best = self._most_similar(doc["question"], ok[:_DISTRACTOR_CANDIDATES])
             ctx = doc["context"]
             plan.fields.append(FieldPlan("context", ctx, [(len(ctx), len(ctx), sep + best)], 1))
             return
@@ -274,6 +308,15 @@ class Perturber:
             text = doc[name]
             plan.fields.append(FieldPlan(name, text, [(len(text), len(text), sep + clause)], 1))
 
+    def _most_similar(self, query: str, candidates: list[str]) -> str:
+        """The candidate whose embedding is closest to ``query`` (first one on ties)."""
+        from adversarial.similarity import load_encoder
+
+        encoder = load_encoder(str(self.params["similarity_model"]))
+        sims = encoder.similarity([(query, c) for c in candidates])
+        best = max(range(len(candidates)), key=lambda k: (float(sims[k]), -k))
+        return candidates[best]
+
     # ------------------------------------------------------------- entityswap
     def _plan_entityswap(self, plan: Plan, rng: random.Random) -> None:
         doc = plan.doc
@@ -286,7 +329,14 @@ class Perturber:
                 if len(fp.edits) == n_max:
                     break
                 current = tuple(tokens[start:end])
-                options = [e for e in self.gazetteer.get(etype, ()) if e != current]
+                sep = "" if self.lang in NO_SPACE_LANGS else " "
+                options = [
+                    e
+                    for e in self.gazetteer.get(etype, ())
+                    if e != current
+                    and plausible_name(sep.join(e), self.lang)
+                    and _same_case_shape(sep.join(e), sep.join(current), self.lang)
+                ]
                 if options:
                     new = list(rng.choice(options))
                     fp.edits.append((start, end, new))
@@ -302,6 +352,14 @@ class Perturber:
             f for f in found
             if not _overlaps((f[0], f[1]), protected) and text[f[0] : f[1]].casefold() not in asked
         ]  # fmt: skip
+        # Whole entities only: a match that continues into a neighbouring capitalised word is a
+        # fragment of a longer name ("England" in "New England Patriots") and stays.
+        found = [
+            f
+            for f in found
+            if _whole_entity(text, f[0], f[1], self.lang)
+            and plausible_name(text[f[0] : f[1]], self.lang)
+        ]
         fp = FieldPlan("context", text, [], len(word_spans(text, self.lang)))
         used: list[Span] = []
         for start, end, etype in rng.sample(found, len(found)):
@@ -310,9 +368,14 @@ class Perturber:
             if _overlaps((start, end), used):
                 continue
             sep = "" if self.lang in NO_SPACE_LANGS else " "
+            current = text[start:end]
             options = [
-                sep.join(e) for e in self.gazetteer.get(etype, ()) if sep.join(e) != text[start:end]
-            ]  # noqa: E501
+                sep.join(e)
+                for e in self.gazetteer.get(etype, ())
+                if sep.join(e) != current
+                and _same_case_shape(sep.join(e), current, self.lang)
+                and plausible_name(sep.join(e), self.lang)
+            ]
             if options:
                 fp.edits.append((start, end, rng.choice(options)))
                 used.append((start, end))
@@ -404,10 +467,30 @@ def _overlaps(span: Span, others: list[Span]) -> bool:
 
 
 _SENT_END = ".!?。！？।॥؟"
+# Candidate sentences embedded per question (AddSent ranks a sample, not the whole pool).
+_DISTRACTOR_CANDIDATES = 16
+# pysbd's rule sets (abbreviations such as "d.h.", "Dr.", ordinals such as "5." in German).
+_PYSBD_LANGS = frozenset(
+    "en hi mr zh es am ar hy bg ur ru pl fa nl da fr my el it ja de kk sk".split()
+)
+_SPACE_SENTENCE_LANGS = frozenset({"th", "lo", "km"})
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split on sentence-final punctuation (Latin, CJK, Devanagari, Arabic scripts)."""
+def split_sentences(text: str, lang: str = "en") -> list[str]:
+    """Sentences of ``text``: pysbd (Golden Rules sentence boundaries, 23 languages, knowing
+    abbreviations and ordinals) where it has rules for ``lang``; Thai, Lao and Khmer at spaces
+    (which separate their sentences); otherwise at sentence-final punctuation."""
+    if lang in _PYSBD_LANGS:
+        import pysbd
+
+        segmenter = pysbd.Segmenter(language=lang, clean=False)
+        return [s.strip() for s in segmenter.segment(text) if s.strip()]
+    if lang in _SPACE_SENTENCE_LANGS:
+        return [s for s in text.split() if s]
+    return _split_at_punctuation(text)
+
+
+def _split_at_punctuation(text: str) -> list[str]:
     out, start = [], 0
     for i, ch in enumerate(text):
         if ch in _SENT_END and (i + 1 == len(text) or text[i + 1].isspace() or ch in "。！？"):
@@ -419,6 +502,89 @@ def split_sentences(text: str) -> list[str]:
     if tail:
         out.append(tail)
     return out
+
+
+def _whole_entity(text: str, start: int, end: int, lang: str) -> bool:
+    """Whether ``text[start:end]`` is a whole name: in a cased script, no capitalised word is
+    glued to it by a space or hyphen on either side (the word before may open a sentence)."""
+    name = text[start:end]
+    if not any(ch.isupper() for ch in name):
+        return True  # uncased script (or lower-case match): nothing to extend
+    before = regex.search(r"(\p{L}+)[ \-]$", text[:start])
+    after = regex.match(r"[ \-](\p{L}+)", text[end:])
+    if after and after.group(1)[0].isupper():
+        return False
+    if before and before.group(1)[0].isupper():
+        opens_sentence = regex.search(r"(^|[.!?]\s+)\p{L}+[ \-]$", text[:start]) is not None
+        return opens_sentence
+    return True
+
+
+# jieba's part-of-speech tags of proper nouns: person, place, organisation, other names.
+_JIEBA_NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz"})
+
+
+@functools.cache
+def _jieba_tags() -> dict[str, str]:
+    import jieba
+
+    tags = {}
+    for raw in jieba.get_dict_file():
+        parts = (raw.decode("utf-8") if isinstance(raw, bytes) else raw).split()
+        if len(parts) == 3:
+            tags[parts[0]] = parts[2]
+    return tags
+
+
+def plausible_name(surface: str, lang: str) -> bool:
+    """Whether a gazetteer entry reads as a name: PAN-X's automatic (Wikipedia-link) tags also
+    mark "it", "the", "多" or "越多"; such entries are never matched or inserted.
+
+    A name has two graphemes or more, no digit, is not a stopword; in a cased script its first
+    word is capitalised; in Chinese, a word jieba knows must carry a proper-noun tag.
+    """
+    if len(graphemes(surface)) < 2 or any(ch.isdigit() for ch in surface):
+        return False
+    if surface.lower() in lexicon.stopwords(lang):
+        return False
+    letters = [ch for ch in surface if ch.isalpha()]
+    if not letters:
+        return False
+    cased = any(ch.isupper() or ch.islower() for ch in letters)
+    if cased and not letters[0].isupper():
+        return False
+    if lang in ("zh", "yue", "wuu") and surface in _jieba_tags():
+        return _jieba_tags()[surface] in _JIEBA_NAME_TAGS
+    return True
+
+
+# Languages that inflect names for grammatical case (the name carries the case ending: ru
+# "Ирака", fi "Ranskassa"): a swapped name must end like the one it replaces, or the position
+# is skipped, since no inflector is available offline for all of them.
+INFLECTING_LANGS = frozenset(
+    "ru uk bg be pl cs sk sl hr sr lt lv fi et hu tr az kk uz ka eu ta te ml el la".split()
+)
+
+
+def _same_case_shape(new: str, old: str, lang: str = "") -> bool:
+    """Whether name ``new`` may stand where ``old`` stood: the same capitalisation pattern
+    (title case, all caps; uncased scripts always match) and, in a language that inflects
+    names, the same last letter (the case ending, roughly)."""
+    if lang in INFLECTING_LANGS and new[-1:].lower() != old[-1:].lower():
+        return False
+    a, b = _case_shape(new), _case_shape(old)
+    return a == b or "uncased" in (a, b)
+
+
+def _case_shape(text: str) -> str:
+    """``upper``, ``title``, ``mixed`` or ``uncased``."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not any(ch.isupper() or ch.islower() for ch in letters):
+        return "uncased"
+    if all(not ch.islower() for ch in letters):
+        return "upper"
+    words = [w for w in regex.split(r"[\s\-]+", text) if w]
+    return "title" if all(w[0].isupper() for w in words if w[0].isalpha()) else "mixed"
 
 
 def tag_entities(tags: list[str], task: str) -> list[tuple[int, int, str]]:
@@ -454,10 +620,16 @@ def entity_tags(etype: str, n: int, task: str) -> list[str]:
 
 def build_gazetteer(docs: list[dict], task: str) -> dict[str, tuple[tuple[str, ...], ...]]:
     """Entity type -> distinct token tuples found in tagged ``docs`` (sorted, deterministic)."""
-    table: dict[str, set[tuple[str, ...]]] = {}
+    # A surface tagged with several types (PAN-X: "Ирака" as LOC and inside ORG names) keeps
+    # its most frequent one (ties: the type name first in order), so a swap keeps the type.
+    counts: dict[tuple[str, ...], Counter] = {}
     for doc in docs:
         for start, end, etype in tag_entities(doc["tags"], task):
-            table.setdefault(etype, set()).add(tuple(doc["tokens"][start:end]))
+            counts.setdefault(tuple(doc["tokens"][start:end]), Counter())[etype] += 1
+    table: dict[str, set[tuple[str, ...]]] = {}
+    for surface, types in counts.items():
+        etype = min(types, key=lambda t: (-types[t], t))
+        table.setdefault(etype, set()).add(surface)
     return {k: tuple(sorted(v)) for k, v in sorted(table.items())}
 
 

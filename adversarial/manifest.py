@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 from adversarial import lexicon, recipes
+from adversarial.constraints import is_zero_width_edit, protection_reason
 
 ROW_FIELDS = (
     "adv_status",
@@ -49,12 +50,21 @@ def build_manifest(config: dict, rows: list[dict], data_sha256: str) -> dict:
     attacked = [r for r in scored if r["adv_status"] == "attacked"]
     checks = Counter()
     examples, stopword_edits, n_edits = [], 0, 0
+    protected_edits, operations, per_example = Counter(), Counter(), Counter()
     for row in rows:
         checks.update(check_row(row, task))
         edits = json.loads(row["adv_edits"])
         n_edits += len(edits)
+        if row["adv_reason"] != "target_side":
+            per_example[len(edits)] += 1
         if attack not in ("distractor", "entityswap"):
             stopword_edits += sum(e["original"].lower() in stop for e in edits)
+            for e in edits:
+                reason = protection_reason(e["original"], lang)
+                if reason:
+                    protected_edits[reason] += 1
+        if attack == "visual":
+            operations.update(_visual_operation(e["original"], e["perturbed"]) for e in edits)
         examples.append(
             {
                 "id": row["id"],
@@ -85,6 +95,9 @@ def build_manifest(config: dict, rows: list[dict], data_sha256: str) -> dict:
         "source_model": config["source_model"],
         "versions": config["versions"],
         "data": {"file": "data.parquet", "sha256": data_sha256, "n_rows": len(rows)},
+        # Stopword/negation lists, MLM, dictionary (with sources and hashes), and the
+        # similarity-floor calibration against unrelated pairs (adversarial.calibration).
+        "validity_setup": config.get("validity_setup", {}),
         "validity": {
             "n_docs": len(rows),
             "n_scored": len(scored),
@@ -101,15 +114,34 @@ def build_manifest(config: dict, rows: list[dict], data_sha256: str) -> dict:
             "max_ratio_limit": params["max_ratio"],
             "max_ratio_observed": max(ratios, default=0.0),
             "mean_ratio": round(sum(ratios) / len(ratios), 6) if ratios else 0.0,
-            "similarity_floor": params["min_similarity"],
+            "similarity_floor": config.get("validity_setup", {})
+            .get("similarity_floor", {})
+            .get("floor", params["min_similarity"]),
             "similarity_model": params["similarity_model"],
             "min_similarity_observed": min(sims, default=None),
             "mean_similarity": round(sum(sims) / len(sims), 6) if sims else None,
             "stopword_edits": stopword_edits,
+            # Edits of words that must never change (negation, number, one grapheme): 0.
+            "protected_edits": {k: protected_edits[k] for k in sorted(protected_edits)},
+            # How many edits each scored example got ({"0": n, "1": n, ...}): static sets do
+            # not always spend the budget; a 0 is an example left clean (see skip_reasons).
+            "edits_per_example": {str(k): per_example[k] for k in sorted(per_example)},
+            "left_clean": len(scored) - len(attacked),
+            "left_clean_too_short": sum(r["adv_reason"] == "too_short" for r in scored),
             "qa_answers": checks["answers"],
             "qa_answers_preserved": checks["answers_preserved"],
             "tagged_examples": checks["tagged"],
             "tagged_aligned": checks["tagged_aligned"],
         },
         "examples": examples,
-    }
+    } | ({"visual_operations": dict(sorted(operations.items()))} if attack == "visual" else {})
+
+
+def _visual_operation(original: str, perturbed: str) -> str:
+    """``zero_width``, ``strip_diacritics`` or ``homoglyph`` (zero-width edits are counted
+    apart: they are invisible, unlike the other two)."""
+    if is_zero_width_edit(original, perturbed):
+        return "zero_width"
+    if perturbed == lexicon.strip_diacritics(original):
+        return "strip_diacritics"
+    return "homoglyph"

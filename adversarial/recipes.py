@@ -36,8 +36,14 @@ COMMON = {
     # TextFooler use 0.7-0.8 with USE; 0.7 with E5 (whose cosines are compressed upwards).
     "min_similarity": 0.7,
     "similarity_model": "embedded",
-    # Words shorter than this many grapheme clusters are never changed.
+    # Words shorter than this many grapheme clusters are never changed (one-grapheme words,
+    # negations and numbers never are: adversarial.constraints.ProtectedWords).
     "min_word_length": 1,
+    # The floor actually applied is max(min_similarity, this quantile of the similarity of
+    # unrelated pairs of the same field and language): a perturbed text must be closer to its
+    # original than nearly all unrelated texts are to each other (E5 puts unrelated XNLI
+    # premises at 0.82-0.92). 0 turns the calibration off.
+    "floor_quantile": 0.99,
 }
 
 
@@ -69,7 +75,8 @@ FAMILIES: dict[str, Family] = {
             "visual",
             "Unicode confusable homoglyphs, diacritic stripping, zero-width spaces",
             "Eger et al. 2019 (VIPER); Boucher et al. 2022 (Bad Characters)",
-            {"operations": "homoglyph,strip_diacritics,zero_width"},
+            # Invisible zero-width insertions: at most a third of a text's edits.
+            {"operations": "homoglyph,strip_diacritics,zero_width", "max_zero_width_share": 0.34},
         ),
         Family(
             "mlmswap",
@@ -137,6 +144,10 @@ def resolve_params(family: Family, overrides: dict[str, object]) -> dict:
         params[key] = _coerce(family, key, value, params[key])
     if not 0.0 < float(params["max_ratio"]) <= 1.0:
         raise XtremeAdvError(f"attack {family.name}: max_ratio={params['max_ratio']} not in (0, 1]")
+    if not 0.0 <= float(params["floor_quantile"]) < 1.0:
+        raise XtremeAdvError(
+            f"attack {family.name}: floor_quantile={params['floor_quantile']} not in [0, 1)"
+        )
     if not -1.0 <= float(params["min_similarity"]) <= 1.0:
         raise XtremeAdvError(
             f"attack {family.name}: min_similarity={params['min_similarity']} not in [-1, 1]"
@@ -201,8 +212,10 @@ def word_swap(family: Family, lang: str, params: dict, seed: int = 0):
 
 
 def pre_constraints(lang: str, params: dict) -> list:
-    """TextAttack pre-transformation constraints: stopwords (stopwordsiso), word length."""
+    """TextAttack pre-transformation constraints: stopwords (:func:`lexicon.stopwords`), word
+    length, and protected words (negations, numbers, one-grapheme words)."""
     from adversarial import lexicon
+    from adversarial.constraints import ProtectedWords
     from adversarial.textattack_compat import textattack
 
     C = textattack.constraints.pre_transformation
@@ -213,6 +226,7 @@ def pre_constraints(lang: str, params: dict) -> list:
         C.RepeatModification(),
         C.StopwordModification(stopwords=stop),
         C.MinWordLength(int(params["min_word_length"])),
+        ProtectedWords(lang),
     ]
 
 
@@ -257,6 +271,10 @@ def build_attack(
         )
     constraints = pre_constraints(lang, params)
     constraints.append(StrictModificationRate(float(params["max_ratio"])))
+    if family.name == "visual":
+        from adversarial.constraints import MaxZeroWidthShare
+
+        constraints.append(MaxZeroWidthShare(float(params["max_zero_width_share"])))
     if float(params["min_similarity"]) > 0:
         encoder = load_encoder(str(params["similarity_model"]))
         constraints.append(EmbeddingSimilarityFloor(encoder, float(params["min_similarity"])))
@@ -266,3 +284,20 @@ def build_attack(
     # "delete" importance ranking needs no [UNK] token (XLM-R's differs from TextAttack's default).
     search = textattack.search_methods.GreedyWordSwapWIR(wir_method="delete")
     return textattack.Attack(goal, constraints, transformation, search)
+
+
+def resources(family: Family, lang: str, params: dict) -> dict:
+    """Identity of every external resource the output depends on (for the manifest and the
+    work key): stopword and negation lists, and the masked LM / dictionary with their hashes."""
+    from adversarial import lexicon
+
+    out = {"stopwords": lexicon.stopword_source(lang), "negations": lexicon.negation_source(lang)}
+    if family.name == "mlmswap":
+        from adversarial.mlm import mlm_identity
+
+        out["mlm"] = mlm_identity(str(params["mlm"]))
+    if family.name == "codeswitch":
+        from adversarial.dictionaries import dictionary_identity
+
+        out["dictionary"] = dictionary_identity(str(params["dictionary"]), lang)
+    return out

@@ -65,6 +65,51 @@ def _is_hangul(cluster: str) -> bool:
     return len(cluster) == 1 and _HANGUL_BASE <= ord(cluster) <= _HANGUL_LAST
 
 
+_HAN_CHAR = regex.compile(r"^\p{Script=Han}$")
+_INDEPENDENT_VOWEL = regex.compile(r"^\p{Indic_Syllabic_Category=Vowel_Independent}$")
+
+
+def _common_han(ch: str) -> bool:
+    """Whether ``ch`` is one of GB 2312's 3,755 level-1 characters (the common characters of
+    simplified Chinese, lead bytes 0xB0-0xD7): a typo produces a character readers know."""
+    try:
+        encoded = ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return len(encoded) == 2 and 0xB0 <= encoded[0] <= 0xD7
+
+
+@functools.cache
+def _han_homophones() -> dict[str, tuple[str, ...]]:
+    """Common Han character -> other common characters with the same toned pinyin.
+
+    The dominant Chinese typo is a homophone picked from the input method's list (Pinyin IME),
+    so a substitution uses a character read exactly like the original (first reading in
+    ``pypinyin``'s table), among GB 2312's level-1 characters.
+    """
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    common = {
+        chr(code): readings.split(",")[0]
+        for code, readings in pinyin_dict.items()
+        if _common_han(chr(code))
+    }
+    by_reading: dict[str, list[str]] = {}
+    for ch, reading in sorted(common.items()):
+        by_reading.setdefault(reading, []).append(ch)
+    return {ch: tuple(c for c in by_reading[r] if c != ch) for ch, r in common.items()}
+
+
+def _inner_vowels(clusters: list[str]) -> int:
+    """Independent vowels after the first cluster (Brahmic scripts write them word-initially)."""
+    return sum(bool(_INDEPENDENT_VOWEL.match(c[0])) for c in clusters[1:])
+
+
+def han_homophones(ch: str) -> tuple[str, ...]:
+    """Common characters pronounced exactly like the Han character ``ch`` (may be empty)."""
+    return _han_homophones().get(ch, ())
+
+
 class CharacterNoise(SeededWordSwap):
     """DeepWordBug's four character edits (Gao et al. 2018) on grapheme clusters.
 
@@ -72,6 +117,10 @@ class CharacterNoise(SeededWordSwap):
     Devanagari conjunct or leaves a Thai vowel sign without its consonant; here the unit is the
     extended grapheme cluster, inserted letters come from the language's own alphabet
     (:func:`adversarial.lexicon.alphabet`) and a Hangul syllable is edited at the jamo level.
+    Orthography is kept: an independent vowel (Devanagari अ, Bengali অ ...) is only ever
+    placed at the start of a word, and a Han character is only ever replaced by a common
+    homophone (:func:`han_homophones`); Han characters are not swapped, deleted or inserted
+    (each is a morpheme: that changes the word, not its spelling).
     One random edit per operation, like TextAttack's ``random_one=True``.
     """
 
@@ -81,48 +130,65 @@ class CharacterNoise(SeededWordSwap):
         super().__init__(lang, seed)
         self.operations = tuple(operations)
 
-    def _letter_for(self, cluster: str) -> str | None:
+    def _letter_for(self, cluster: str, word_initial: bool) -> str | None:
         letters = lexicon.alphabet(self.lang).get(lexicon.script_of(cluster[0]))
         if not letters:
             letters = tuple(sorted({c for c in cluster if unicodedata.category(c)[0] == "L"}))
-        options = [c for c in letters if c != cluster]
+        options = [
+            c for c in letters if c != cluster and (word_initial or not _INDEPENDENT_VOWEL.match(c))
+        ]
         return self.rng.choice(options) if options else None
 
     def candidates(self, word: str) -> list[str]:
         clusters = graphemes(word)
         n = len(clusters)
+        han = [bool(_HAN_CHAR.match(c)) for c in clusters]
+        free = [i for i in range(n) if not han[i]]  # clusters the spelling edits may touch
         out = []
         for op in self.operations:
-            if op == "swap" and n >= 2:
-                i = self.rng.randrange(n - 1)
-                if clusters[i] != clusters[i + 1]:
-                    c = clusters[:i] + [clusters[i + 1], clusters[i]] + clusters[i + 2 :]
-                    out.append("".join(c))
+            if op == "swap":
+                pairs = [i for i in range(n - 1) if not han[i] and not han[i + 1]]
+                if pairs:
+                    i = self.rng.choice(pairs)
+                    if clusters[i] != clusters[i + 1]:
+                        c = clusters[:i] + [clusters[i + 1], clusters[i]] + clusters[i + 2 :]
+                        out.append("".join(c))
             elif op == "substitute":
                 i = self.rng.randrange(n)
-                if _is_hangul(clusters[i]):
+                if han[i]:
+                    options = han_homophones(clusters[i]) if self.lang != "ja" else ()
+                    new = self.rng.choice(options) if options else None
+                elif _is_hangul(clusters[i]):
                     new = _hangul_variant(clusters[i], self.rng)
                 else:
-                    new = self._letter_for(clusters[i])
+                    new = self._letter_for(clusters[i], word_initial=i == 0)
                 if new:
                     out.append("".join(clusters[:i] + [new] + clusters[i + 1 :]))
-            elif op == "delete" and n >= 2:
-                i = self.rng.randrange(n)
+            elif op == "delete" and n >= 2 and free:
+                i = self.rng.choice(free)
                 out.append("".join(clusters[:i] + clusters[i + 1 :]))
             elif op == "insert":
                 i = self.rng.randrange(n + 1)
-                new = self._letter_for(clusters[min(i, n - 1)])
-                if new:
-                    out.append("".join(clusters[:i] + [new] + clusters[i:]))
-        return out
+                neighbour = clusters[min(i, n - 1)]
+                if not _HAN_CHAR.match(neighbour):
+                    new = self._letter_for(neighbour, word_initial=i == 0)
+                    if new:
+                        out.append("".join(clusters[:i] + [new] + clusters[i:]))
+        # An edit next to a word-initial vowel can still move it inside (insert before it,
+        # swap it): such candidates go.
+        inner = _inner_vowels(clusters)
+        return [c for c in out if _inner_vowels(graphemes(c)) <= inner]
 
 
 class VisualNoise(SeededWordSwap):
     """Visual and Unicode noise: confusable homoglyphs, diacritic stripping, zero-width space.
 
     TextAttack's ``WordSwapHomoglyphSwap`` lacks its data file in the wheel and only knows Latin;
-    homoglyphs here come from the Unicode confusables table (:func:`lexicon.homoglyphs`), and the
-    invisible character goes between grapheme clusters, never inside one.
+    homoglyphs here come from the Unicode confusables table (:func:`lexicon.homoglyphs`: the
+    word's own script, Latin/Cyrillic/Greek among themselves), only Inherited-script accents
+    are stripped (:func:`lexicon.strip_diacritics`), and the invisible character goes between
+    grapheme clusters, never inside one. Zero-width edits are kept a minority of each text's
+    edits by the builder and by :class:`adversarial.constraints.MaxZeroWidthShare`.
     """
 
     OPERATIONS = ("homoglyph", "strip_diacritics", "zero_width")
@@ -141,13 +207,25 @@ class VisualNoise(SeededWordSwap):
                     glyph = self.rng.choice(lexicon.homoglyphs(word[i]))
                     out.append(word[:i] + glyph + word[i + 1 :])
             elif op == "strip_diacritics":
-                out.append(lexicon.strip_diacritics(word))
+                stripped = lexicon.strip_diacritics(word)
+                if stripped != word:
+                    out.append(stripped)
             elif op == "zero_width":
                 spots = lexicon.cluster_boundaries(word)
                 if spots:
                     i = self.rng.choice(spots)
                     out.append(word[:i] + ZERO_WIDTH + word[i:])
         return out
+
+    @staticmethod
+    def operation_of(original: str, perturbed: str) -> str:
+        """Which operation turned ``original`` into ``perturbed``: ``zero_width``,
+        ``strip_diacritics`` or ``homoglyph``."""
+        if perturbed.replace(ZERO_WIDTH, "") == original:
+            return "zero_width"
+        if perturbed == lexicon.strip_diacritics(original):
+            return "strip_diacritics"
+        return "homoglyph"
 
 
 def _recover_case(word: str, reference: str) -> str:
@@ -275,9 +353,13 @@ class MultilingualMaskedLM(WordSwapMaskedLM):
         batch_size: int = 16,
         seed: int = 0,
     ):
+        from adversarial.mlm import load_masked_lm
+
+        lm, tokenizer = load_masked_lm(model)  # refuses a checkpoint without an MLM head
         super().__init__(
             method="bae",
-            masked_language_model=model,
+            masked_language_model=lm,
+            tokenizer=tokenizer,
             max_candidates=max_candidates,
             min_confidence=min_confidence,
             batch_size=batch_size,
