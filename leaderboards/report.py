@@ -102,7 +102,12 @@ def markdown(board: Board, max_models: int = 50) -> str:
 
 def _safe(v: object) -> object:
     # Untrusted names must not become spreadsheet formulas (CSV injection); numbers stay as-is.
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if not isinstance(v, str):
+        return v
+    lead = v[:1]
+    # a bare CR or LF would start a new spreadsheet row whose first cell is unguarded
+    v = v.replace("\r", " ").replace("\n", " ")
+    if lead in ("=", "+", "-", "@", "\t", "\r"):
         try:
             float(v)  # the whole cell: "-5 =cmd|..." is a formula, "-0.5" is a number
         except ValueError:

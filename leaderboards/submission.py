@@ -20,11 +20,13 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from leaderboards.compute import check_twins
 from leaderboards.errors import LeaderboardError
+from leaderboards.holdout import check_run
 from leaderboards.installed import InstalledTask, installed_tasks, same_version
-from leaderboards.jsonio import MAX_RESULTS_BYTES, dumps, load_json, loads
+from leaderboards.jsonio import MAX_RESULTS_BYTES, MAX_SAMPLES_BYTES, dumps, load_json, loads
 from leaderboards.names import parse_task
 from leaderboards.results import (
     LocalFiles,
@@ -38,15 +40,55 @@ SCHEMA = "xtreme-adv/submission/1"
 MANIFEST = "submission.json"
 MAX_SUBMISSION_BYTES = 256 * 1024 * 1024  # compressed file
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024  # sum of member sizes
-MAX_MEMBER_BYTES = 512 * 1024 * 1024
+MAX_MEMBER_BYTES = MAX_SAMPLES_BYTES  # refused from its header, before a byte is read
 MAX_MEMBERS = 20000
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
-class MemoryFiles:
-    """The members of a submission, held in memory (a FileSet for results.read_results)."""
+SPOOL_BYTES = 1024 * 1024  # members larger than this wait on disk, not in memory
+_CHUNK = 1024 * 1024
 
-    def __init__(self, archive: str, members: dict[str, bytes]):
+
+class Member:
+    """One archive member, copied out once: its size, sha256 and a private spooled copy.
+
+    Memory stays bounded whatever the archive holds: above ``SPOOL_BYTES`` the copy lives in
+    an anonymous temporary file, and samples are parsed from it line by line.
+    """
+
+    def __init__(self, source: BinaryIO, size: int):
+        self.fh = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        digest = hashlib.sha256()
+        copied = 0
+        while chunk := source.read(_CHUNK):
+            copied += len(chunk)
+            if copied > size:
+                raise LeaderboardError("member is longer than its header says")
+            digest.update(chunk)
+            self.fh.write(chunk)
+        self.size = copied
+        self.sha256 = digest.hexdigest()
+
+    @classmethod
+    def of(cls, data: bytes) -> Member:
+        """A member from bytes in memory (what ``submit`` packs)."""
+        return cls(io.BytesIO(data), len(data))
+
+    def read(self) -> bytes:
+        """All of the member (callers check its size first)."""
+        self.fh.seek(0)
+        return self.fh.read()
+
+    def lines(self) -> Iterator[bytes]:
+        """The member's lines, one at a time."""
+        self.fh.seek(0)
+        yield from self.fh
+
+
+class MemoryFiles:
+    """The members of a submission (a FileSet for results.read_results), never extracted."""
+
+    def __init__(self, archive: str, members: dict[str, Member]):
         self.archive = archive
         self.members = members
 
@@ -60,20 +102,23 @@ class MemoryFiles:
         """Whether the archive holds ``name``."""
         return name in self.members
 
+    def _checked(self, name: str, limit: int) -> Member:
+        member = self.members[name]
+        if member.size > limit:
+            raise LeaderboardError(f"{self.origin(name)}: {member.size} bytes is over {limit}")
+        return member
+
     def read(self, name: str, limit: int) -> bytes:
-        """A member's bytes (capped)."""
-        data = self.members[name]
-        if len(data) > limit:
-            raise LeaderboardError(f"{self.origin(name)}: {len(data)} bytes is over {limit}")
-        return data
+        """A member's bytes (refused unread above ``limit``)."""
+        return self._checked(name, limit).read()
 
     def origin(self, name: str) -> str:
         """``archive:member``."""
         return f"{self.archive}:{name}"
 
     def lines(self, name: str, limit: int) -> Iterator[bytes]:
-        """A member's lines (capped), without copying the member."""
-        return iter(io.BytesIO(self.read(name, limit)))
+        """A member's lines (refused unread above ``limit``)."""
+        return self._checked(name, limit).lines()
 
 
 def check_member_name(archive: str, name: str) -> str:
@@ -90,7 +135,7 @@ def check_member_name(archive: str, name: str) -> str:
     return name
 
 
-def read_archive(path: Path) -> dict[str, bytes]:
+def read_archive(path: Path) -> dict[str, Member]:
     """Read a submission's members into memory, enforcing every rule of the module docstring."""
     origin = str(path)
     try:
@@ -101,7 +146,7 @@ def read_archive(path: Path) -> dict[str, bytes]:
         raise LeaderboardError(
             f"{origin}: submission is {size} bytes, over the limit of {MAX_SUBMISSION_BYTES}"
         )
-    members: dict[str, bytes] = {}
+    members: dict[str, Member] = {}
     total = 0
     try:
         with tarfile.open(path, mode="r:gz") as tar:
@@ -126,7 +171,7 @@ def read_archive(path: Path) -> dict[str, bytes]:
                         f"({MAX_MEMBER_BYTES} per file, {MAX_UNPACKED_BYTES} in all)"
                     )
                 fh = tar.extractfile(info)
-                members[name] = fh.read(info.size + 1) if fh else b""
+                members[name] = Member(fh, info.size) if fh else Member.of(b"")
     except (tarfile.TarError, gzip.BadGzipFile, EOFError, OSError, zlib.error) as err:
         raise LeaderboardError(f"{origin}: not a readable .tar.gz submission ({err})") from None
     return members
@@ -136,11 +181,23 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _no_link(path: Path, root: Path) -> None:
+    """Never pack a symbolic link, or a file reached through one (it may point anywhere)."""
+    if path.is_symlink() or not path.resolve().is_relative_to(Path(root).resolve()):
+        raise LeaderboardError(
+            f"{path}: is a symbolic link (or lies behind one); submissions pack regular files "
+            "only, copy the file in if it belongs there"
+        )
+    if not path.is_file():
+        raise LeaderboardError(f"{path}: not a regular file")
+
+
 def _collect(paths: list[Path], provenance: Path | None) -> dict[str, bytes]:
     """Files for a submission: each results file, its samples, and its provenance card."""
     members: dict[str, bytes] = {}
     card_bytes = None
     if provenance is not None:
+        _no_link(Path(provenance), Path(provenance).parent)
         card_bytes = Path(provenance).read_bytes()
         check_provenance(load_json(Path(provenance), 1024 * 1024), str(provenance))
     index = 0
@@ -150,6 +207,7 @@ def _collect(paths: list[Path], provenance: Path | None) -> dict[str, bytes]:
         if not names:
             raise LeaderboardError(f"{root}: no lm-eval results_*.json found")
         for name in names:
+            _no_link(files.root / name, files.root)
             read_results(files, name)  # a submission must at least read cleanly
             folder = PurePosixPath(name).parent
             stamp = PurePosixPath(name).name[len("results_") : -len(".json")]
@@ -158,10 +216,12 @@ def _collect(paths: list[Path], provenance: Path | None) -> dict[str, bytes]:
             members[f"{target}/{PurePosixPath(name).name}"] = files.read(name, MAX_RESULTS_BYTES)
             base = files.root / folder.as_posix()
             for sample in sorted(base.glob(f"samples_*_{stamp}.jsonl")):
+                _no_link(sample, files.root)
                 members[f"{target}/{sample.name}"] = sample.read_bytes()
             if card_bytes is not None:
                 members[f"{target}/provenance.json"] = card_bytes
             elif (base / "provenance.json").is_file():
+                _no_link(base / "provenance.json", files.root)
                 members[f"{target}/provenance.json"] = (base / "provenance.json").read_bytes()
     for name in members:
         check_member_name("submission", name)
@@ -171,9 +231,10 @@ def _collect(paths: list[Path], provenance: Path | None) -> dict[str, bytes]:
 def submit(paths: list[Path], out: Path, provenance: Path | None = None) -> dict:
     """Pack results folders into ``out`` (.tar.gz), written atomically; returns the manifest."""
     members = _collect(paths, provenance)
+    packed = {n: Member.of(b) for n, b in members.items()}
     runs = merge_runs(
         [
-            read_results(MemoryFiles(str(out), members), n)
+            read_results(MemoryFiles(str(out), packed), n)
             for n in sorted(members)
             if PurePosixPath(n).name.startswith("results_")
         ]
@@ -228,7 +289,9 @@ class Validation:
 def _check_manifest(origin: str, members: dict[str, bytes]) -> dict:
     if MANIFEST not in members:
         raise LeaderboardError(f"{origin}: no {MANIFEST} manifest")
-    manifest = loads(members[MANIFEST], f"{origin}:{MANIFEST}")
+    if members[MANIFEST].size > MAX_RESULTS_BYTES:
+        raise LeaderboardError(f"{origin}:{MANIFEST}: {members[MANIFEST].size} bytes is too big")
+    manifest = loads(members[MANIFEST].read(), f"{origin}:{MANIFEST}")
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
         raise LeaderboardError(f"{origin}:{MANIFEST}: schema is not {SCHEMA!r}")
     listed = manifest.get("files")
@@ -244,7 +307,7 @@ def _check_manifest(origin: str, members: dict[str, bytes]) -> dict:
         names.add(name)
         if name not in members:
             raise LeaderboardError(f"{origin}:{MANIFEST}: lists {name!r}, not in the archive")
-        if entry.get("sha256") != _sha256(members[name]):
+        if entry.get("sha256") != members[name].sha256:
             raise LeaderboardError(f"{origin}:{name}: sha256 differs from the manifest")
     extra = sorted(set(members) - names - {MANIFEST})
     if extra:
@@ -252,8 +315,10 @@ def _check_manifest(origin: str, members: dict[str, bytes]) -> dict:
     return manifest
 
 
-def validate(path: Path, task_dirs: list[Path], reference: Path | None = None) -> Validation:
-    """Check a submission: schema, task versions and hashes, coverage, ranges, duplicates."""
+def check_submission(path: Path) -> Validation:
+    """What ``build`` and ``validate`` both check of a submission: archive rules, manifest
+    members and hashes, results that re-score from their samples, value ranges, one result
+    per task and model, provenance cards, twins, and the manifest's model list."""
     origin = str(path)
     members = read_archive(Path(path))
     manifest = _check_manifest(origin, members)
@@ -265,7 +330,8 @@ def validate(path: Path, task_dirs: list[Path], reference: Path | None = None) -
     checks = [
         "archive members are plain files with safe relative paths, within size caps",
         "manifest lists every member with its sha256",
-        f"{len(names)} results file(s) from lm-eval 0.4.13 parse; metrics are finite",
+        f"{len(names)} results file(s) from lm-eval 0.4.13 parse; metrics are finite and "
+        "re-score from their samples",
     ]
     # Duplicates: a task may appear once per model across the whole submission.
     seen: dict[tuple[str, str], str] = {}
@@ -289,11 +355,6 @@ def validate(path: Path, task_dirs: list[Path], reference: Path | None = None) -
                         f"{result.source}: results.{task_name}.{result.metric} {field_name} "
                         f"is {value}, outside [0, 1]"
                     )
-            vals = result.samples.values
-            if vals.size and (vals.min() < 0.0 or vals.max() > 1.0):
-                raise LeaderboardError(
-                    f"{result.source}: samples of {task_name} have {result.metric} outside [0, 1]"
-                )
     checks.append("no task twice per model; every task has samples and a task hash")
     checks.append("every task hash equals the hash of its samples file; values lie in [0, 1]")
     runs = merge_runs(per_file)
@@ -306,7 +367,19 @@ def validate(path: Path, task_dirs: list[Path], reference: Path | None = None) -
         if run.provenance is None:
             raise LeaderboardError(f"{run.files[0]}: model {run.model_id!r} has no provenance card")
         check_twins(run)
-    checks.append("every model has a provenance card; every clean task has its adversarial twins")
+        check_run(run)
+    checks.append(
+        "every model has a provenance card; every clean task has its adversarial twins; "
+        "no task scored on a parallel half the model was trained on"
+    )
+    n_tasks = sum(len(r.tasks) for r in runs.values())
+    return Validation(sorted(runs), n_tasks, checks, runs=runs)
+
+
+def validate(path: Path, task_dirs: list[Path], reference: Path | None = None) -> Validation:
+    """Check a submission: :func:`check_submission`, then installed tasks and the reference."""
+    result = check_submission(path)
+    runs = result.runs
     installed = installed_tasks(task_dirs)
     if not installed:
         raise LeaderboardError(
@@ -314,12 +387,16 @@ def validate(path: Path, task_dirs: list[Path], reference: Path | None = None) -
             "(the tasks folder of harness_tasks)"
         )
     _check_installed(runs, installed)
-    checks.append(f"task versions match {len(installed)} installed task YAMLs; languages covered")
+    result.checks.append(
+        f"task versions match {len(installed)} installed task YAMLs; languages covered"
+    )
     if reference is not None:
         _check_reference(runs, Path(reference))
-        checks.append(f"task hashes match the reference {reference}")
-    n_tasks = sum(len(r.tasks) for r in runs.values())
-    return Validation(sorted(runs), n_tasks, checks, runs=runs)
+        result.checks.append(
+            f"task hashes match the reference {reference}; models already on it carry the "
+            "same provenance"
+        )
+    return result
 
 
 def _check_installed(runs: dict[str, ModelRun], installed: dict[str, InstalledTask]) -> None:
@@ -365,6 +442,7 @@ def _check_reference(runs: dict[str, ModelRun], reference: Path) -> None:
         for name, key in ((clean, "task_hash_clean"), (adv, "task_hash_adv")):
             if isinstance(row.get(key), str):
                 hashes.setdefault(name, row[key])
+    _check_same_provenance(runs, data, reference)
     for run in runs.values():
         for task_name, result in run.tasks.items():
             ref = hashes.get(task_name)
@@ -372,4 +450,36 @@ def _check_reference(runs: dict[str, ModelRun], reference: Path) -> None:
                 raise LeaderboardError(
                     f"{result.source}: task_hashes.{task_name} is {result.task_hash}, but the "
                     f"reference {reference} has {ref} (different documents or prompts)"
+                )
+
+
+IDENTITY = ("weights_sha256", "base_model.sha256", "recipe", "seed")
+
+
+def _identity(card: dict | None, weights: str | None) -> dict[str, object]:
+    card = card or {}
+    base = card.get("base_model") if isinstance(card.get("base_model"), dict) else {}
+    return {
+        "weights_sha256": weights or card.get("weights_sha256"),
+        "base_model.sha256": base.get("sha256"),
+        "recipe": card.get("recipe"),
+        "seed": card.get("seed"),
+    }
+
+
+def _check_same_provenance(runs: dict[str, ModelRun], data: dict, reference: Path) -> None:
+    """A submission may not replace a model already on the board with another checkpoint."""
+    on_board = {m.get("model"): m for m in data.get("models") or [] if isinstance(m, dict)}
+    for run in runs.values():
+        old = on_board.get(run.model_id)
+        if old is None:
+            continue
+        mine = _identity(run.provenance, run.weights_sha256)
+        theirs = _identity(old.get("provenance"), old.get("weights_sha256"))
+        for key in IDENTITY:
+            if mine[key] != theirs[key]:
+                raise LeaderboardError(
+                    f"{run.files[0]}: model {run.model_id!r} is already on {reference} with "
+                    f"{key} {theirs[key]!r}; this submission has {mine[key]!r} (a new "
+                    "checkpoint needs a new model id)"
                 )
