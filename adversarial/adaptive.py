@@ -1,4 +1,6 @@
-"""Adaptive attacks on one checkpoint with TextAttack's ``Attacker``, reported as TextAttack does.
+"""Adaptive attacks on one checkpoint, reported as TextAttack does.
+
+The attack itself, and the adversarial set it leaves, are :mod:`adversarial.adaptive_sets`.
 
 Accuracy under attack = failed / total, attack success rate = successful / (successful + failed),
 average queries and perturbed-word percentage come from ``textattack.metrics`` over the results.
@@ -12,11 +14,9 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from pathlib import Path
 
-from adversarial import recipes
-from adversarial.engine import TEXT_FIELDS
-from adversarial.textattack_compat import language, textattack
-from harness_tasks.errors import XtremeAdvError
+from adversarial.textattack_compat import textattack
 
 
 def run_adaptive(
@@ -25,61 +25,42 @@ def run_adaptive(
     lang: str,
     attack: str,
     query_budget: int = 200,
-    num_examples: int = 50,
+    num_examples: int | None = 50,
     params: dict | None = None,
     seed: int = 0,
     data_dir: str | None = None,
     split: str | None = None,
-) -> dict:
-    """Attack ``model`` on ``num_examples`` documents; return TextAttack's metrics + provenance."""
-    from adversarial.build import library_versions
-    from adversarial.model_wrapper import DynamicPaddingWrapper
-    from adversarial.transfer import label_index
-    from harness_tasks.data import load_eval_split
+    root: str | Path | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    **settings,
+) -> dict | None:
+    """Attack ``model`` adaptively on the first ``num_examples`` documents (None: all), build
+    the adversarial set (:mod:`adversarial.adaptive_sets`) and return its report: provenance,
+    the set's folder and lm-eval task name, and TextAttack's metrics. ``settings`` are the
+    search and goal options of :class:`~adversarial.adaptive_sets.AdaptiveRequest`. Returns
+    None when only one shard of several was built.
+    """
+    from adversarial.adaptive_sets import AdaptiveRequest, build_adaptive, report
 
-    family = recipes.get_family(attack)
-    recipes.check_task(family, task)
-    if task not in ("xnli", "pawsx"):
-        raise XtremeAdvError(
-            f"adaptive attacks need a classification task (xnli, pawsx), not {task}"
-        )
-    if query_budget < 1 or num_examples < 1:
-        raise XtremeAdvError("--query-budget and --num-examples must be positive")
-    resolved = recipes.resolve_params(family, params or {})
-    loaded = load_eval_split(task, lang, split=split, data_dir=data_dir)
-    wrapper = DynamicPaddingWrapper.from_pretrained(model)
-    labels = label_index(task, wrapper.model)
-    recipe = recipes.build_attack(family, lang, resolved, wrapper, query_budget, seed=seed)
-    fields = TEXT_FIELDS[task]
-    docs = loaded.dataset.select(range(min(num_examples, len(loaded.dataset)))).to_list()
-    dataset = textattack.datasets.Dataset(
-        [(tuple(d[f] for f in fields), labels[d["label"]]) for d in docs],
-        input_columns=list(fields),
-    )
-    args = textattack.AttackArgs(
-        num_examples=len(docs),
+    request = AdaptiveRequest(
+        model,
+        task,
+        lang,
+        attack,
+        params=params,
+        seed=seed,
         query_budget=query_budget,
-        random_seed=seed,
-        silent=True,
-        disable_stdout=True,
+        data_dir=data_dir,
+        split=split,
+        limit=num_examples,
+        **settings,
     )
-    with language(lang), warnings.catch_warnings():
-        # The Attacker's own summary takes means over empty slices (no success, all skipped).
+    with warnings.catch_warnings():
+        # TextAttack's metric helpers take means over empty slices (no success, all skipped).
         warnings.simplefilter("ignore", RuntimeWarning)
-        results = textattack.Attacker(recipe, dataset, args).attack_dataset()
-    return {
-        "model": str(model),
-        "task": task,
-        "lang": lang,
-        "attack": attack,
-        "params": resolved,
-        "seed": seed,
-        "query_budget": query_budget,
-        "split": loaded.split,
-        "source_sha256": loaded.sha256,
-        "metrics": attack_metrics(results),
-        "versions": library_versions(),
-    }
+        folder = build_adaptive(request, root=root, num_shards=num_shards, shard_index=shard_index)
+    return None if folder is None else report(folder)
 
 
 def json_number(value: object) -> int | float | None:

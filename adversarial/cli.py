@@ -84,17 +84,34 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list attack families, parameters and defaults")
 
-    a = sub.add_parser("adaptive", help="attack one checkpoint with a TextAttack search")
-    a.add_argument("--model", required=True, help="classifier checkpoint folder")
+    a = sub.add_parser(
+        "adaptive", help="attack one checkpoint with a TextAttack search; builds an adaptive set"
+    )
+    a.add_argument("--model", required=True, help="checkpoint folder the xtreme-encoder scores")
     a.add_argument("--task", required=True)
     a.add_argument("--lang", required=True)
     a.add_argument("--attack", required=True)
     a.add_argument("--query-budget", type=int, default=200)
-    a.add_argument("--num-examples", type=int, default=50)
+    a.add_argument("--num-examples", type=int, default=50, help="first N documents; 0: all")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     a.add_argument("--data-dir", default=None)
     a.add_argument("--split", default=None)
+    a.add_argument("--search", choices=("greedy", "beam"), default="greedy")
+    a.add_argument("--beam-width", type=int, default=4)
+    a.add_argument("--qa-goal", choices=("f1", "em"), default="f1",
+                   help="QA: F1 below --qa-f1-ratio x clean F1, or exact match lost")  # fmt: skip
+    a.add_argument("--qa-f1-ratio", type=float, default=0.5)
+    a.add_argument(
+        "--qa-scope",
+        choices=("answer_sentence", "context"),
+        default="answer_sentence",
+        help="QA: context words the search may change (answers never do)",
+    )
+    a.add_argument("--top-k", type=int, default=1, help="retrieval: gold leaves the top k")
+    a.add_argument("--out", type=Path, default=None, help="output root (as attack build)")
+    a.add_argument("--num-shards", type=int, default=1)
+    a.add_argument("--shard-index", type=int, default=0)
     a.add_argument("--json", type=Path, default=None, help="also write the report here")
 
     for name, helptext in (
@@ -175,21 +192,36 @@ def cmd_merge(args) -> int:
 
 
 def cmd_adaptive(args) -> int:
-    """Run an adaptive attack and print TextAttack's metrics."""
+    """Run an adaptive attack, build its set and print the report (TextAttack's metrics)."""
     from adversarial.adaptive import run_adaptive
 
+    if args.num_examples < 0:
+        raise XtremeAdvError(f"--num-examples {args.num_examples} must be >= 0 (0: all)")
     report = run_adaptive(
         args.model,
         args.task,
         args.lang,
         args.attack,
         query_budget=args.query_budget,
-        num_examples=args.num_examples,
+        num_examples=args.num_examples or None,
         params=_params(args.param),
         seed=args.seed,
         data_dir=args.data_dir,
         split=args.split,
+        root=args.out,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+        search=args.search,
+        beam_width=args.beam_width,
+        qa_goal=args.qa_goal,
+        qa_f1_ratio=args.qa_f1_ratio,
+        qa_scope=args.qa_scope,
+        top_k=args.top_k,
     )
+    if report is None:
+        print(f"adaptive {args.task}/{args.attack}/{args.lang}: shard {args.shard_index} of "
+              f"{args.num_shards} done; the shard that completes the set merges it")  # fmt: skip
+        return 0
     text = json.dumps(report, indent=1, sort_keys=True, allow_nan=False)  # strict JSON
     print(text)
     if args.json:

@@ -129,6 +129,9 @@ def lm_eval_dataset(task: str, attack: str, lang: str, root: str | None = None, 
         "attack": manifest["attack"]["name"],
         "params": manifest["attack"]["params"],
         "seed": manifest["seed"],
+        # static | adaptive (a model-in-the-loop set; source_model: the attacked checkpoint)
+        "kind": manifest.get("kind") or ("adaptive" if manifest.get("source_model") else "static"),
+        "source_model": manifest.get("source_model"),
     }
     # Parallel hold-out (contracts section 8; docs keep their clean id) and scoring protocol.
     dataset = apply_eval_options(task_name(task, attack, lang), task, lang, dataset, _metadata)

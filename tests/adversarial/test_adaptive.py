@@ -88,7 +88,7 @@ def test_adaptive_report_matches_textattack_definitions(
     argv = ["adaptive", "--model", str(classifier), "--task", "xnli", "--lang", "de",
             "--attack", "charnoise", "--num-examples", str(N_DOCS), "--query-budget", str(BUDGET),
             "--param", "min_similarity=0", "--data-dir", str(xtreme_data_dir),
-            "--json", str(out)]  # fmt: skip
+            "--json", str(out), "--out", str(tmp_path / "adv")]  # fmt: skip
     assert main(argv) == 0
     report = _strict_json(out.read_text(encoding="utf-8"))
     assert _strict_json(capsys.readouterr().out) == report
