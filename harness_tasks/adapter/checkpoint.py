@@ -41,6 +41,10 @@ MAX_LENGTH = {
     "qa": 384,
     "retrieval": 512,
 }
+# XTREME's retrieval layer per base model, as an index of transformers' hidden_states (0 is the
+# embedding output): scripts/run_tatoeba.sh and run_bucc2018.sh pass --specific_layer 13 for
+# XLM-R Large and 7 for mBERT, indices into the layer outputs without the embedding output.
+RETRIEVAL_LAYERS = {"xlm-roberta-large": 14, "bert-base-multilingual-cased": 8}
 QA_STRIDE = 128
 QA_MAX_ANSWER_TOKENS = 30
 QA_N_BEST = 20
@@ -65,11 +69,13 @@ class EncoderCheckpoint:
         path: str | Path,
         device: str = "cpu",
         batch_size: int = 32,
-        retrieval_layer: int = -1,
+        retrieval_layer: int | None = None,
         retrieval_prefix: str | None = None,
         max_length: int | None = None,
     ) -> None:
-        from transformers import AutoConfig, AutoTokenizer
+        from transformers import AutoConfig
+
+        from harness_tasks.embedded.tokenizer import load_tokenizer
 
         self.path = Path(path)
         if not (self.path / "config.json").is_file():
@@ -78,12 +84,21 @@ class EncoderCheckpoint:
             )
         try:
             self.config = AutoConfig.from_pretrained(self.path)
-            self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+            self.tokenizer = load_tokenizer(self.path)
         except (OSError, ValueError) as err:
             raise XtremeAdvError(f"{self.path}: cannot load config or tokenizer ({err})") from None
         self.device = device
         self.batch_size = max(1, int(batch_size))
-        self.retrieval_layer = int(retrieval_layer)
+        if retrieval_layer is None:
+            self.retrieval_layer, self.retrieval_layer_source = self._default_layer()
+        else:
+            self.retrieval_layer, self.retrieval_layer_source = int(retrieval_layer), "given"
+        n_layers = int(getattr(self.config, "num_hidden_layers", 0) or 0)
+        if n_layers and not -(n_layers + 1) <= self.retrieval_layer <= n_layers:
+            raise XtremeAdvError(
+                f"retrieval_layer={self.retrieval_layer} is out of range for {self.path} "
+                f"({n_layers} layers: 0 is the embedding output, {n_layers} the last layer)"
+            )
         self.retrieval_prefix = (
             retrieval_prefix if retrieval_prefix is not None else self._card_prefix()
         )
@@ -109,6 +124,26 @@ class EncoderCheckpoint:
             except (json.JSONDecodeError, AttributeError):
                 return ""
         return ""
+
+    def _default_layer(self) -> tuple[int, str]:
+        """XTREME's retrieval layer for a known base model, else the last layer.
+
+        The base model is the card's ``base_model.name``, else config ``_name_or_path``.
+        """
+        names = []
+        card = self.path / "provenance.json"
+        if card.is_file():
+            try:
+                base = json.loads(card.read_text(encoding="utf-8")).get("base_model") or {}
+                names.append(str(base.get("name") or ""))
+            except (json.JSONDecodeError, AttributeError):
+                pass
+        names.append(str(getattr(self.config, "_name_or_path", "") or ""))
+        for name in names:
+            key = name.rstrip("/").rsplit("/", 1)[-1]
+            if key in RETRIEVAL_LAYERS:
+                return RETRIEVAL_LAYERS[key], f"XTREME's layer for {key}"
+        return -1, "last layer"
 
     def require_head(self, family: TaskFamily) -> None:
         """Raise a user error when this checkpoint's head cannot answer ``family``."""
@@ -388,6 +423,14 @@ class EncoderCheckpoint:
         src = [i for i, d in enumerate(docs) if d["side"] == "source"]
         tgt = [i for i, d in enumerate(docs) if d["side"] == "target"]
         answers = [""] * len(docs)
+        if task_name:
+            from harness_tasks.data import LOADED
+
+            LOADED.setdefault(task_name, {})["retrieval"] = {
+                "layer": self.retrieval_layer,
+                "layer_source": self.retrieval_layer_source,
+                "prefix": self.retrieval_prefix,
+            }
         if not src or not tgt:
             return answers
         src_texts = [docs[i]["sentence"] for i in src]

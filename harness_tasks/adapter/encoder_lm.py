@@ -72,7 +72,7 @@ class EncoderLM(LM):
         batch_size: int | str = 32,
         max_batch_size: int | None = None,
         device: str | None = "cpu",
-        retrieval_layer: int = -1,
+        retrieval_layer: int | None = None,
         retrieval_prefix: str | None = None,
         max_length: int | None = None,
         **_unused,
@@ -83,7 +83,7 @@ class EncoderLM(LM):
             pretrained,
             device=_resolve_device(device),
             batch_size=size,
-            retrieval_layer=int(retrieval_layer),
+            retrieval_layer=None if retrieval_layer in (None, "") else int(retrieval_layer),
             retrieval_prefix=retrieval_prefix,
             max_length=int(max_length) if max_length else None,
         )
