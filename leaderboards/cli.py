@@ -71,9 +71,20 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     check = sub.add_parser("check", help="CI gate: exit 1 if results regressed vs a baseline")
-    check.add_argument("--baseline", type=Path, required=True, help="a leaderboard.json")
     check.add_argument(
-        "--results", type=Path, required=True, nargs="+", help="lm-eval output folders"
+        "--baseline",
+        type=Path,
+        required=True,
+        nargs="+",
+        help="the baseline's lm-eval output folders or submission archives (paired per "
+        "document), or a leaderboard.json (scores and intervals only)",
+    )
+    check.add_argument(
+        "--results",
+        type=Path,
+        required=True,
+        nargs="+",
+        help="lm-eval output folders or submission archives (.tar.gz)",
     )
     check.add_argument(
         "--tolerance",
@@ -142,21 +153,31 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from leaderboards.compute import build_board
-    from leaderboards.results import read_inputs
+    from leaderboards.gate import find_paired_regressions, read_any
 
     if not 0.0 <= args.tolerance <= 1.0:
         raise LeaderboardError(f"--tolerance is {args.tolerance}, expected a value in [0, 1]")
-    baseline = load_baseline(args.baseline)
-    board = build_board(
-        read_inputs(args.results), _positive(args.bootstrap, "bootstrap"), args.seed
-    )
-    found = find_regressions(baseline, board, args.tolerance, args.baseline)
+    n_boot = _positive(args.bootstrap, "bootstrap")
+    current = read_any(args.results)
+    shown = " ".join(str(p) for p in args.baseline)
+    if (
+        len(args.baseline) == 1
+        and args.baseline[0].suffix == ".json"
+        and (args.baseline[0].is_file())
+    ):
+        baseline = load_baseline(args.baseline[0])
+        board = build_board(current, n_boot, args.seed)
+        found = find_regressions(baseline, board, args.tolerance, args.baseline[0])
+        n_rows = len(board.rows)
+    else:
+        found, n_rows = find_paired_regressions(
+            read_any(args.baseline), current, args.tolerance, args.baseline[0], n_boot, args.seed
+        )
     if found:
-        print(f"{len(found)} regression(s) against {args.baseline} (values x100):\n")
+        print(f"{len(found)} regression(s) against {shown} (values x100):\n")
         sys.stdout.write(regression_table(found))
         return 1
-    n_rows = len(board.rows)
-    print(f"no regression against {args.baseline} (tolerance {args.tolerance}, {n_rows} rows)")
+    print(f"no regression against {shown} (tolerance {args.tolerance}, {n_rows} rows)")
     return 0
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from leaderboards.compute import SCHEMA, Board
+from leaderboards import stats
+from leaderboards.compute import ALPHA, SCHEMA, Board, Combination, align, unit_codes
 from leaderboards.errors import LeaderboardError
 from leaderboards.jsonio import finite, load_json
+from leaderboards.names import parse_task
 from leaderboards.report import md_cell, pct, pct_ci
+from leaderboards.results import ModelRun, TaskResult, merge_runs, read_inputs
+from leaderboards.units import Side
 
 DEFAULT_TOLERANCE = 0.01
 # measure -> (sign: +1 when larger is better, interval field of the current row)
@@ -111,3 +115,129 @@ def regression_table(found: list[Regression]) -> str:
             f"{pct(r.baseline)} | {pct(r.current)} | {pct_ci(r.interval)} | {r.reason} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def read_any(paths: list[Path], with_samples: bool = True) -> dict[str, ModelRun]:
+    """Runs from lm-eval output folders, results files and submission archives, merged."""
+    from leaderboards.submission import check_submission
+
+    runs: list[ModelRun] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
+            runs.extend(check_submission(path).runs.values())
+        else:
+            runs.extend(read_inputs([path], with_samples).values())
+    return merge_runs(runs)
+
+
+def _run_map(base: dict[str, ModelRun], cur: dict[str, ModelRun], path: Path) -> dict[str, str]:
+    shared = set(base) & set(cur)
+    if shared:
+        return {m: m for m in shared}
+    if len(base) == 1 and len(cur) == 1:
+        return {next(iter(base)): next(iter(cur))}
+    raise LeaderboardError(
+        f"{path}: no model of the baseline ({', '.join(sorted(base)) or 'none'}) "
+        "is among the results"
+    )
+
+
+# measure -> (sign: +1 when larger is better, coefficients on (clean, adv) of current - baseline)
+_PAIRED = {"clean": (1, (1.0, 0.0)), "adv": (1, (0.0, 1.0)), "drop": (-1, (1.0, -1.0))}
+
+
+def _paired_test(
+    cur: tuple[TaskResult, TaskResult], base: tuple[TaskResult, TaskResult], n_boot: int, seed: int
+) -> dict[str, stats.BCa] | None:
+    """Per measure: current - baseline on the documents both runs scored (one resampling)."""
+    results = [*cur, *base]
+    if any(r.samples is None for r in results) or len({r.samples.kind for r in results}) != 1:
+        return None
+    aligned = align([r.samples for r in results])
+    if aligned is None:
+        return None
+    units, n_units = unit_codes(aligned[0])
+    sides = [Side.of(a, units, n_units) for a in aligned]
+    rng = stats.row_rng(seed, f"gate|{cur[1].name.name}")
+    idx = stats.bootstrap_indices(rng, n_units, n_boot)
+    out = {}
+    for measure, (_, (wc, wa)) in _PAIRED.items():
+        coefs = [wc, wa, -wc, -wa]
+        keep = [(s, c) for s, c in zip(sides, coefs, strict=True) if c != 0.0]
+        comb = Combination([s for s, _ in keep], [c for _, c in keep])
+        out[measure] = comb.bca(idx)[0]
+    return out
+
+
+def find_paired_regressions(
+    base: dict[str, ModelRun],
+    cur: dict[str, ModelRun],
+    tolerance: float,
+    path: Path,
+    n_boot: int,
+    seed: int,
+) -> tuple[list[Regression], int]:
+    """Regressions of ``cur`` against the baseline's own results, document by document.
+
+    Each row and measure is a paired test of current - baseline on the documents both runs
+    scored (BCa bootstrap, the p-value inverting its interval); Benjamini-Hochberg runs over
+    all tests of the check. A row regresses when it got worse by more than ``tolerance`` AND
+    the adjusted p-value is below 0.05, so a fresh evaluation of the same model passes while
+    a real loss on one language fails. Rows without samples on both sides fall back to the
+    tolerance-and-interval rule of :func:`find_regressions`. Returns (regressions, rows).
+    """
+    mapping = _run_map(base, cur, path)
+    found: list[Regression] = []
+    tests: list[tuple[Regression, float]] = []
+    n_rows = 0
+    for base_id in sorted(base):
+        brun = base[base_id]
+        crun = cur.get(mapping.get(base_id, base_id))
+        for name in sorted(brun.tasks):
+            parsed = parse_task(name)
+            if parsed is None or parsed.attack is None:
+                continue
+            n_rows += 1
+            where = (mapping.get(base_id, base_id), parsed.task, parsed.lang, parsed.attack)
+            bpair = (brun.tasks.get(parsed.clean.name), brun.tasks[name])
+            cpair = (crun.tasks.get(parsed.clean.name), crun.tasks.get(name)) if crun else None
+            if bpair[0] is None:
+                continue
+            if cpair is None or cpair[0] is None or cpair[1] is None:
+                found.append(
+                    Regression(*where, "all", None, None, None, "missing from the results")
+                )
+                continue
+            paired = _paired_test(cpair, bpair, n_boot, seed)
+            values = {
+                "clean": (bpair[0].value, cpair[0].value),
+                "adv": (bpair[1].value, cpair[1].value),
+                "drop": (bpair[0].value - bpair[1].value, cpair[0].value - cpair[1].value),
+            }
+            for measure, (sign, _) in _PAIRED.items():
+                b, c = values[measure]
+                if paired is None:
+                    if sign * (b - c) > tolerance:
+                        reason = f"worse by {100 * sign * (b - c):.1f} > {100 * tolerance:.1f}"
+                        found.append(Regression(*where, measure, b, c, None, reason))
+                    continue
+                test = paired[measure]
+                change = test.estimate  # current - baseline on the shared documents
+                reg = Regression(
+                    *where, measure, b, c, None,
+                    f"worse by {100 * -sign * change:.1f} > {100 * tolerance:.1f} on "
+                    f"{len(cpair[1].samples.ids) if cpair[1].samples else 0} paired documents; "
+                    f"change 95% CI [{100 * test.interval[0]:.1f}, {100 * test.interval[1]:.1f}]",
+                )  # fmt: skip
+                if -sign * change > tolerance:
+                    tests.append((reg, test.p))
+                else:
+                    tests.append((None, test.p))  # counted in the FDR family, not a regression
+    if tests:
+        adjusted = stats.benjamini_hochberg([p for _, p in tests])
+        for (reg, _), p in zip(tests, adjusted, strict=True):
+            if reg is not None and p < ALPHA:
+                reg.reason += f"; BH-adjusted p {p:.2g}"
+                found.append(reg)
+    return found, n_rows
