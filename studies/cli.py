@@ -145,6 +145,27 @@ def _env(study: spec.Study, out: Path, verbose: bool) -> dict[str, str]:
     return env
 
 
+def _resolve_embedded(study: spec.Study) -> None:
+    """``embedded[:N]`` bases become the cached converted folder (``xtreme-adv model path``,
+    built on first use), so no study copies the model."""
+    import dataclasses
+    import subprocess
+
+    from studies.runner import xtreme_adv_command
+
+    for i, base in enumerate(study.base_models):
+        if not base.path.startswith("embedded"):
+            continue
+        layers = base.path.split(":", 1)[1] if ":" in base.path else None
+        argv = ["model", "path"] + (["--layers", layers] if layers else [])
+        proc = subprocess.run(xtreme_adv_command() + argv, capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        if proc.returncode != 0 or not lines:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise StudyError(f"base model {base.name} ({base.path}): {last}")
+        study.base_models[i] = dataclasses.replace(base, path=lines[-1].strip())
+
+
 def _record(study: spec.Study, out: Path, cells: list[Cell]) -> None:
     record = {
         "schema": "xtreme-adv/study/1",
@@ -181,6 +202,7 @@ def cmd_run(args) -> int:
     shard = parse_shard(args.shard)
     _check_out(args.out)
     out = args.out.resolve()
+    _resolve_embedded(study)
     cells = plan(study, out)
     mine = select(cells, shard)
     out.mkdir(exist_ok=True)
@@ -227,8 +249,8 @@ def _run_submitit(args, out: Path, cells: list[Cell], env: dict[str, str]) -> di
         params[key] = yaml.safe_load(value)
     cluster = None if args.cluster == "auto" else args.cluster
     executor = submitit.AutoExecutor(folder=str(out / "submitit" / "%j"), cluster=cluster)
-    if params:
-        executor.update_parameters(**params)
+    # a day per job unless told otherwise (submitit's own default is an hour)
+    executor.update_parameters(**{"timeout_min": 24 * 60, **params})
     outcome: dict = {}
     shared = [c for c in cells if c.group is None and c.kind in ("model", "sets")]
     groups: dict[str, list[Cell]] = {}

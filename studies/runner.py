@@ -265,6 +265,9 @@ class Runner:
                 ]
                 if cell.kind == "leaderboard" and len(blocked) < len(cell.deps):
                     blocked = []  # a board of what was evaluated; what was not is reported
+                if cell.kind == "leaderboard" and not blocked and not inputs_of(cell, self.out):
+                    blocked = [d for d in cell.deps if d in by_id] or ["eval"]
+                    outcome.setdefault(blocked[0], ("missing", "nothing was evaluated"))
                 if blocked and not self.state.done(cell):
                     status, why = outcome[blocked[0]]
                     reason = f"needs {blocked[0]} ({status}: {why})"
