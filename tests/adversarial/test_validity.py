@@ -23,7 +23,7 @@ from adversarial.constraints import (
 )
 from adversarial.engine import Perturber, split_sentences
 from adversarial.recipes import get_family, resolve_params
-from adversarial.segment import graphemes, words
+from adversarial.segment import graphemes, word_spans, words
 from adversarial.transformations import CharacterNoise, VisualNoise
 from harness_tasks.data import load_eval_split
 from harness_tasks.errors import XtremeAdvError
@@ -297,3 +297,86 @@ def test_mlmswap_without_the_hub_fails_at_once_in_one_line(monkeypatch):
         resolve_mlm("someone/not-cached-mlm")
     assert time.monotonic() - start < 5
     assert "\n" not in str(err.value) and "offline" in str(err.value)
+
+
+# ------------------------------------------------------------------ similarity floor
+def test_floor_is_calibrated_on_unrelated_pairs_and_rejects_an_unrelated_rewrite(xtreme_data_dir):
+    import numpy as np
+
+    from adversarial.calibration import calibrate, field_texts, unrelated_pairs
+    from adversarial.engine import FieldPlan, Plan
+    from adversarial.floor import apply_similarity_floor
+    from adversarial.similarity import load_encoder
+
+    encoder = load_encoder("embedded:2")
+    docs = _xnli(xtreme_data_dir, "ru", 200)
+    params = resolve_params(get_family("charnoise"), {"similarity_model": "embedded:2"})
+    cal = calibrate(encoder, docs, "xnli", "ru", params, seed=0)
+    pairs = unrelated_pairs(field_texts(docs, "xnli", "ru"), 256, 0)
+    assert all(a != b for a, b in pairs) and len(pairs) == cal["n_pairs"] == 256
+    sims = encoder.similarity(pairs)
+    # The floor is the 99th percentile of unrelated-pair similarity, far above 0.7: E5
+    # compresses cosines, so the old fixed floor could not reject anything.
+    assert cal["floor"] == cal["unrelated_quantile"] == pytest.approx(np.quantile(sims, 0.99))
+    assert cal["floor"] > 0.8 > params["min_similarity"]
+    assert np.mean(sims >= cal["floor"]) <= 0.02
+
+    premise, other = docs[0]["premise"], docs[150]["premise"]
+    longest = max(word_spans(premise, "ru"), key=lambda sp: sp[1] - sp[0])
+    typo = premise[longest[0] : longest[1] - 2] + premise[longest[1] - 1 : longest[1]]
+    garbage = Plan(doc={}, fields=[FieldPlan("premise", premise, [(0, len(premise), other)], 1, 1)])
+    fine = Plan(doc={}, fields=[FieldPlan("premise", premise, [(*longest, typo)], 1, 1)])
+    kept = apply_similarity_floor([garbage, fine], encoder, cal["floor"], "ru")
+    assert kept[0] is None and garbage.fields[0].kept == 0  # rejected: skipped
+    assert kept[1] >= cal["floor"] and fine.fields[0].kept == 1
+    # With the old fixed floor the unrelated rewrite passed.
+    garbage.fields[0].kept = 1
+    assert apply_similarity_floor([garbage], encoder, 0.7, "ru")[0] is not None
+
+
+def test_manifest_records_calibration_sources_and_edits_per_example(tmp_path, xtreme_data_dir):
+    import json
+
+    from adversarial.build import BuildRequest, build
+
+    params = {"similarity_model": "embedded:2"}
+    request = BuildRequest(
+        "tatoeba", "de", "charnoise", params, data_dir=str(xtreme_data_dir), limit=32
+    )
+    folder = build(request, root=tmp_path, progress=False)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    setup, v = manifest["validity_setup"], manifest["validity"]
+    assert setup["similarity_floor"]["calibrated"] and v["similarity_floor"] > 0.8
+    assert v["similarity_floor"] == setup["similarity_floor"]["floor"]
+    assert v["min_similarity_observed"] >= v["similarity_floor"]
+    assert setup["resources"]["stopwords"]["source"] == "stopwordsiso (de)"
+    assert setup["resources"]["negations"]["n"] > 5
+    counts = {int(k): n for k, n in v["edits_per_example"].items()}
+    assert sum(counts.values()) == v["n_scored"] == 32
+    per_row = [len(ex["edits"]) for ex in manifest["examples"] if ex["reason"] != "target_side"]
+    assert counts == {k: per_row.count(k) for k in set(per_row)}
+    too_short = sum(ex["reason"] == "too_short" for ex in manifest["examples"])
+    assert v["left_clean_too_short"] == too_short and v["left_clean"] == v["skipped"]
+    assert v["protected_edits"] == {}
+
+
+def test_dictionary_and_mlm_identity_enter_the_work_key(tmp_path, xtreme_data_dir):
+    from adversarial.build import BuildRequest, config_key
+
+    keys = []
+    for content in ("haus house\n", "haus home\n"):
+        folder = tmp_path / content.split()[1]
+        folder.mkdir()
+        (folder / "de-en.txt").write_text(content, encoding="utf-8")
+        request = BuildRequest(
+            "xnli",
+            "de",
+            "codeswitch",
+            {"dictionary": str(folder / "de-en.txt"), "min_similarity": 0},
+            data_dir=str(xtreme_data_dir),
+            limit=4,
+        )
+        config = request.config(request.load())
+        assert config["validity_setup"]["resources"]["dictionary"]["entries"] == 1
+        keys.append(config_key(config))
+    assert keys[0] != keys[1]
