@@ -1,0 +1,185 @@
+"""A tiny study end to end: report from the leaderboard, resumption after kills, 2 shards merged
+by copying folders, a failed cell reported while the others go on, the submitit launcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import tiny_study
+
+pytestmark = pytest.mark.shared_data
+XTREME_ADV = str(Path(sys.executable).with_name("xtreme-adv"))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="2")
+    env.pop("XTREME_DATA_DIR", None)
+    return env
+
+
+def _run(*args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
+    cmd = (
+        [XTREME_ADV, "study", *args, "--no-progress"]
+        if args[0] == "run"
+        else [XTREME_ADV, "study", *args]
+    )
+    return subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout)
+
+
+def _board(out: Path) -> dict:
+    """The leaderboard's numbers (rows and comparisons), without file paths."""
+    board = json.loads((out / "site" / "leaderboard.json").read_text(encoding="utf-8"))
+    return {"rows": board["rows"], "comparisons": board["comparisons"]}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, shared_data, embedded_model_dir_small) -> tuple[Path, Path]:
+    """The tiny study run once, uninterrupted: (study file, study folder)."""
+    root = tmp_path_factory.mktemp("study")
+    path = tiny_study(root / "spec", embedded_model_dir_small, shared_data)
+    run = _run("run", str(path), "--out", str(root / "ref"))
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    return path, root / "ref"
+
+
+@pytest.mark.slow
+def test_tiny_study_reports_the_leaderboard_comparison(reference):
+    path, out = reference
+    board = json.loads((out / "site" / "leaderboard.json").read_text(encoding="utf-8"))
+    (cmp,) = board["comparisons"]
+    assert (cmp["task"], cmp["lang"], cmp["attack"]) == ("xnli", "de", "charnoise")
+    assert cmp["intermediate_models"] == ["tiny-e5s2-xnli-anli-s1"]
+    assert cmp["direct_models"] == ["tiny-e5s2-xnli-direct-s1"]
+    assert cmp["ci_examples"] is not None and cmp["p_adjusted"] is not None
+    report = (out / "report.md").read_text(encoding="utf-8")
+    # The report's row is the leaderboard's numbers, formatted.
+    row = next(line for line in report.splitlines() if line.startswith(f"| {cmp['comparison']}"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[7] == f"{100 * cmp['diff']:+.1f}"
+    lo, hi = cmp["ci_examples"]
+    assert cells[8] == f"[{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    assert cells[9] == f"{cmp['p_adjusted']:.3g}"
+    assert "sha256" in report and (out / "report.png").stat().st_size > 5000
+    assert (out / "site" / "study.html").is_file() and (out / "site" / "index.html").is_file()
+    # Each checkpoint was scored on the held-out half only (docs/contracts.md section 8).
+    for results in (out / "results").rglob("results_*.json"):
+        tasks = json.loads(results.read_text())["xtreme_adv"]["tasks"]
+        assert tasks["xtreme_xnli_de"]["parallel_half"]["scored_half"] == 1
+    # Run again: everything is done, nothing is redone.
+    states = {p.name: p.read_bytes() for p in (out / "state").glob("*.json")}
+    again = _run("run", str(path), "--out", str(out), timeout=300)
+    assert again.returncode == 0 and "tiny: 8 done" in again.stdout
+    assert {p.name: p.read_bytes() for p in (out / "state").glob("*.json")} == states
+    status = _run("status", "--out", str(out))
+    assert "total: 8 done" in status.stdout
+
+
+@pytest.mark.slow
+def test_killed_shards_resumed_and_merged_equal_the_unsharded_study(reference, tmp_path):
+    path, ref = reference
+    shards = [tmp_path / "shard0", tmp_path / "shard1"]
+    # Shard 0 is killed (the whole process group, SIGKILL) at a random moment after its first
+    # cell finished, then run again with the same command.
+    cmd = [
+        XTREME_ADV,
+        "study",
+        "run",
+        str(path),
+        "--out",
+        str(shards[0]),
+        "--shard",
+        "0/2",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    delay = random.Random(os.getpid()).uniform(0, 15)
+    deadline = time.time() + 600
+    while not list((shards[0] / "state").glob("*.json")) and proc.poll() is None:
+        assert time.time() < deadline
+        time.sleep(0.2)
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for i, out in enumerate(shards):
+        run = _run("run", str(path), "--out", str(out), "--shard", f"{i}/2")
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        assert not (out / "site").exists()  # the board waits for the merge
+    assert not list(shards[0].rglob(".*tmp-*"))  # no stray temporaries after the resume
+    merged = tmp_path / "merged"
+    for out in shards:
+        shutil.copytree(out, merged, dirs_exist_ok=True)
+    run = _run("run", str(path), "--out", str(merged))
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "train" not in run.stdout.replace("tiny:", "")  # nothing retrained
+    assert _board(merged) == _board(ref)
+
+
+@pytest.mark.slow
+def test_a_failed_cell_is_reported_and_the_others_go_on(
+    tmp_path, shared_data, embedded_model_dir_small
+):
+    # The intermediate recipe reads a folder without ANLI files: its training fails, its eval is
+    # skipped with that reason, the direct model is trained, evaluated and put on the board.
+    empty = tmp_path / "no-anli"
+    empty.mkdir()
+    path = tiny_study(
+        tmp_path / "spec",
+        embedded_model_dir_small,
+        shared_data,
+        data={"xtreme_dir": str(shared_data / "xtreme"), "intermediate_dir": str(empty)},
+        targets=["tatoeba"],
+        languages=["de"],
+        limits={"train_examples": 16, "retrieval_docs": 10},
+    )
+    out = tmp_path / "out"
+    run = _run("run", str(path), "--out", str(out))
+    assert run.returncode == 1
+    assert "train/tiny-e5s2-tatoeba-anli-s1: failed: " in run.stdout
+    status = _run("status", "--out", str(out)).stdout
+    assert (
+        "eval/tiny-e5s2-tatoeba-anli-s1: skipped: needs train/tiny-e5s2-tatoeba-anli-s1" in status
+    )
+    board = json.loads((out / "site" / "leaderboard.json").read_text(encoding="utf-8"))
+    assert {r["model"] for r in board["rows"]} >= {"tiny-e5s2-tatoeba-direct-s1"}
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "`train/tiny-e5s2-tatoeba-anli-s1`: failed:" in report
+
+
+@pytest.mark.slow
+def test_slurm_launcher_through_submitits_local_executor(
+    tmp_path, shared_data, embedded_model_dir_small
+):
+    path = tiny_study(
+        tmp_path / "spec",
+        embedded_model_dir_small,
+        shared_data,
+        recipes=["direct"],
+        targets=["tatoeba"],
+        languages=["de"],
+        limits={"retrieval_docs": 10},
+    )
+    out = tmp_path / "out"
+    run = _run("run", str(path), "--out", str(out), "--launcher", "slurm", "--cluster", "local")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert list((out / "submitit").rglob("*_submitted.pkl"))  # jobs went through submitit
+    board = json.loads((out / "site" / "leaderboard.json").read_text(encoding="utf-8"))
+    assert {(r["model"], r["lang"], r["attack"]) for r in board["rows"]} == {
+        ("tiny-e5s2-tatoeba-direct-s1", "de", "charnoise")
+    }
+    assert (out / "report.md").is_file()
