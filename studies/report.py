@@ -13,6 +13,7 @@ import html
 import json
 from pathlib import Path
 
+from studies.plan import KINDS
 from studies.runner import atomic_write
 
 PLOT = "report.png"
@@ -140,6 +141,14 @@ def write_report(out: Path) -> Path:
         lines += [f"- `{s['cell']}`: {s['status']}: {s.get('reason')}" for s in bad]
     else:
         lines.append("- nothing: every planned cell ran.")
+    lines += ["", "## Time per step", "", "| step | cells run | seconds |", "|---|---|---|"]
+    spent: dict[str, list[float]] = {}
+    for state in states:
+        if state.get("status") == "done" and "seconds" in state:
+            spent.setdefault(state["kind"], []).append(float(state["seconds"]))
+    for kind, secs in sorted(spent.items(), key=lambda kv: KINDS.index(kv[0])):
+        lines.append(f"| {kind} | {len(secs)} | {sum(secs):.0f} |")
+    lines += ["", "(wall-clock seconds of each cell's command, from `state/<cell>.json`)"]
     lines += ["", "## Provenance", ""]
     lines += [
         f"- every number above: `{board_path.relative_to(out)}` (sha256 `{_sha(board_path)}`), "
