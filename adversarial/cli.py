@@ -1,4 +1,4 @@
-"""``xtreme-adv attack {build,list,merge,adaptive,push,pull}``."""
+"""``xtreme-adv attack {build,list,merge,adaptive,push,pull,validate}``."""
 
 from __future__ import annotations
 
@@ -83,6 +83,20 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--langs", required=True)
 
     sub.add_parser("list", help="list attack families, parameters and defaults")
+
+    v = sub.add_parser("validate", help="human validation sheets: export, then import judgments")
+    vsub = v.add_subparsers(dest="validate_command", required=True, parser_class=_Parser)
+    ve = vsub.add_parser("export", help="sample N examples per set into a CSV + HTML sheet")
+    ve.add_argument("--out", type=Path, default=None, help="output root holding the sets")
+    ve.add_argument("--sheet", type=Path, required=True, help="folder for the sheet files")
+    ve.add_argument("--n", type=int, default=15, help="examples per (task, family, language)")
+    ve.add_argument("--seed", type=int, default=0)
+    ve.add_argument("--task", default=None)
+    ve.add_argument("--attack", default=None)
+    ve.add_argument("--langs", default=None)
+    vi = vsub.add_parser("import", help="read judgments; write validity rates into manifests")
+    vi.add_argument("--out", type=Path, default=None, help="output root holding the sets")
+    vi.add_argument("--sheet", type=Path, required=True, help="the filled validation.csv")
 
     a = sub.add_parser(
         "adaptive", help="attack one checkpoint with a TextAttack search; builds an adaptive set"
@@ -176,7 +190,8 @@ def _print_summary(folder: Path) -> None:
     v = manifest["validity"]
     print(
         f"{manifest['task_name']}: {v['attacked']}/{v['n_scored']} attacked, "
-        f"skipped {v['skip_reasons']}, max ratio {v['max_ratio_observed']}, "
+        f"skipped {v['skip_reasons']} ({v.get('left_clean_too_short', 0)} left clean as too "
+        f"short), similarity floor {v['similarity_floor']}, max ratio {v['max_ratio_observed']}, "
         f"min similarity {v['min_similarity_observed']}, data sha256 "
         f"{manifest['data']['sha256'][:16]} -> {folder}"
     )
@@ -245,6 +260,28 @@ def cmd_hub(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    """Export a validation sheet or import its judgments."""
+    from adversarial import validate
+    from adversarial.build import default_root
+
+    root = args.out or default_root()
+    if args.validate_command == "export":
+        langs = _langs(args.langs) if args.langs else None
+        sheet, n = validate.export(
+            root, args.sheet, args.n, args.seed, task=args.task, attack=args.attack, langs=langs
+        )
+        print(f"{n} rows -> {sheet} and {sheet.with_suffix('.html')}")
+        return 0
+    for name, result in validate.import_judgments(args.sheet, root):
+        shares = ", ".join(
+            f"{j} {result[j]['rate']:.2f} [{result[j]['ci95'][0]:.2f}, {result[j]['ci95'][1]:.2f}]"
+            for j in validate.JUDGMENTS
+        )
+        print(f"{name}: {result['n_judged']} judged; {shares}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``xtreme-adv attack``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -259,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_build(args)
         if args.command == "merge":
             return cmd_merge(args)
+        if args.command == "validate":
+            return cmd_validate(args)
         if args.command == "adaptive":
             return cmd_adaptive(args)
         return cmd_hub(args)
