@@ -1,4 +1,4 @@
-"""``xtreme-adv attack {build,list,merge,adaptive,push,pull,validate}``."""
+"""``xtreme-adv attack {build,list,merge,adaptive,push,pull,validate,lexicon}``."""
 
 from __future__ import annotations
 
@@ -83,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--langs", required=True)
 
     sub.add_parser("list", help="list attack families, parameters and defaults")
+
+    lx = sub.add_parser(
+        "lexicon", help="align a task's parallel data into MUSE lexicons for codeswitch"
+    )
+    lx.add_argument("--task", default="xnli", help="xnli, pawsx, xquad, mlqa or tatoeba")
+    lx.add_argument("--langs", required=True)
+    lx.add_argument("--out", type=Path, required=True, help="folder for <lang>-en.txt files")
+    lx.add_argument("--data-dir", default=None)
+    lx.add_argument("--limit", type=int, default=None, help="at most N sentence pairs")
+    lx.add_argument("--model", default="embedded", help="encoder folder (default: embedded)")
 
     v = sub.add_parser("validate", help="human validation sheets: export, then import judgments")
     vsub = v.add_subparsers(dest="validate_command", required=True, parser_class=_Parser)
@@ -260,6 +270,17 @@ def cmd_hub(args) -> int:
     return 0
 
 
+def cmd_lexicon(args) -> int:
+    """Write one aligned MUSE lexicon per language."""
+    from adversarial.align import write_lexicon
+
+    for lang in _langs(args.langs):
+        path = write_lexicon(args.task, lang, args.out, args.data_dir, args.model, args.limit)
+        n = sum(1 for _ in path.open(encoding="utf-8"))
+        print(f"{args.task}-{lang}: {n} word pairs -> {path}")
+    return 0
+
+
 def cmd_validate(args) -> int:
     """Export a validation sheet or import its judgments."""
     from adversarial import validate
@@ -298,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_merge(args)
         if args.command == "validate":
             return cmd_validate(args)
+        if args.command == "lexicon":
+            return cmd_lexicon(args)
         if args.command == "adaptive":
             return cmd_adaptive(args)
         return cmd_hub(args)
