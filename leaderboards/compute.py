@@ -184,6 +184,18 @@ class RowReplicates:
     adv: np.ndarray
 
 
+_SET_FIELDS = ("data_sha256", "clean_data_sha256", "attack", "params", "seed", "source_model")
+
+
+def _attack_set(adv: TaskResult) -> dict:
+    """What the results record of the adversarial set (its manifest, contracts.md section 6)."""
+    out = {k: adv.extra[k] for k in _SET_FIELDS if adv.extra.get(k) is not None}
+    source = adv.extra.get("source")
+    if isinstance(source, str) and source:
+        out["set"] = source.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    return out
+
+
 def make_row(
     run: ModelRun, clean: TaskResult, adv: TaskResult, n_boot: int, seed: int
 ) -> tuple[dict, RowReplicates | None]:
@@ -220,6 +232,7 @@ def make_row(
         "drop_p": None,
         "pdr_ci": None,
         "attack_kind": attack_kind(run, adv),
+        "attack_set": _attack_set(adv),
         "version": adv.version,
         "task_hash_clean": clean.task_hash,
         "task_hash_adv": adv.task_hash,
@@ -627,7 +640,10 @@ def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
                 "weights_sha256": card.get("weights_sha256"),
                 "provenance": run.provenance,
                 "model_name": run.model_name,
-                "sources": sorted(run.files),
+                "model_args": run.model_args,
+                "model_name_short": run.lm_eval_model,
+                # the last two parts of each results file's path (no local folders)
+                "sources": sorted("/".join(f.replace(":", "/").split("/")[-2:]) for f in run.files),
             }
         )
     comparisons: list[dict] = []

@@ -127,6 +127,8 @@ class ModelRun:
     files: list[str] = field(default_factory=list)
     model_name: str = ""
     weights_sha256: str | None = None  # of the evaluated checkpoint (the adapter's record)
+    model_args: dict = field(default_factory=dict)  # lm-eval's --model_args
+    lm_eval_model: str = ""  # lm-eval's --model
 
 
 def version_str(value: object) -> str:
@@ -363,6 +365,7 @@ def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelR
     run = ModelRun(
         model_id=model_id, provenance=card, files=[origin], model_name=model_name,
         weights_sha256=weights or (card or {}).get("weights_sha256"),
+        model_args=args, lm_eval_model=str(config.get("model") or ""),
     )  # fmt: skip
     stamp_match = _RESULTS_RE.match(PurePosixPath(name).name)
     stamp = stamp_match["stamp"] if stamp_match else None
@@ -432,8 +435,9 @@ def merge_runs(runs: list[ModelRun]) -> dict[str, ModelRun]:
         into = merged.get(run.model_id)
         if into is None:
             merged[run.model_id] = into = ModelRun(
-                run.model_id, run.provenance, {}, [], run.model_name, run.weights_sha256
-            )
+                run.model_id, run.provenance, {}, [], run.model_name, run.weights_sha256,
+                run.model_args, run.lm_eval_model,
+            )  # fmt: skip
         else:
             _check_same_model(into, run)
         into.provenance = into.provenance or run.provenance

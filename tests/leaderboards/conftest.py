@@ -87,6 +87,10 @@ class Browser:
         """The DOM after the page's scripts ran, serialised."""
         return self._run("--dump-dom", page.resolve().as_uri()).stdout
 
+    def dump_dom_url(self, url: str) -> str:
+        """The DOM of a URL (a page with a query string) after its scripts ran."""
+        return self._run("--dump-dom", url).stdout
+
     def screenshot(self, page: Path, png: Path, size: str = "1280,1400") -> Path:
         """A PNG of the rendered page."""
         self._run(f"--window-size={size}", f"--screenshot={png}", page.resolve().as_uri())

@@ -81,14 +81,20 @@ def _not_blank(png):
 
 
 def test_screenshots_are_not_blank(site, browser, tmp_path):
-    std, ink = _not_blank(browser.screenshot(site / "index.html", tmp_path / "index.png"))
+    png = browser.screenshot(site / "index.html", tmp_path / "index.png", size="1280,2600")
+    std, ink = _not_blank(png)
     assert std > 20 and ink > 0.02, (std, ink)
-    # The heatmap's red cells are drawn: some strongly red pixels exist.
-    img = np.asarray(Image.open(tmp_path / "index.png").convert("RGB")).astype(int)
-    assert np.sum((img[..., 0] > 230) & (img[..., 1] < 150) & (img[..., 2] < 150)) > 500
+    # The difference-of-drops heatmaps are drawn: the intermediate models are more robust,
+    # so strongly blue cells exist.
+    img = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    assert np.sum((img[..., 2] > 230) & (img[..., 0] < 150) & (img[..., 1] < 150)) > 500
     page = site / "models" / model_slug("e5s-xnli-direct-s1")
-    std, ink = _not_blank(browser.screenshot(page, tmp_path / "model.png"))
+    png = browser.screenshot(page, tmp_path / "model.png", size="1280,1600")
+    std, ink = _not_blank(png)
     assert std > 20 and ink > 0.02
+    # The model's PDR heatmap: red cells (the attack lowers scores).
+    img = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    assert np.sum((img[..., 0] > 230) & (img[..., 1] < 150) & (img[..., 2] < 150)) > 500
 
 
 def test_index_table_matches_the_json_after_the_script_sorted_it(site, browser):
@@ -124,18 +130,24 @@ def test_index_table_matches_the_json_after_the_script_sorted_it(site, browser):
 def test_charts_reflect_the_json(site, browser):
     dom = Dom(browser.dump_dom(site / "index.html"))
     board = json.loads((site / "leaderboard.json").read_text())
-    cells = {(r["lang"], r["attack"]) for r in board["rows"]}
     svgs = [a.get("class") for t, a in dom.tags if t == "svg"]
-    assert svgs == ["heatmap", "bars"]
-    rects = [a for t, a in dom.tags if t == "rect"]
+    # one comparison family: its forest plot, a heatmap per task, then the PDR heatmap
+    assert svgs == ["forest", "heatmap", "heatmap", "heatmap"]
+    circles = [a for t, a in dom.tags if t == "circle"]
     whiskers = [a for t, a in dom.tags if t == "line" and a.get("class") == "whisker"]
-    per_task = [c for c in board["comparison_averages"] if c["level"] == "task"]
-    assert len(rects) == len(cells) + len(per_task)
-    assert len(whiskers) == len(per_task) == 4
-    # The comparison table rows equal comparison_averages.
-    rows = dom.tables["comparisons"]["rows"][1:]
+    assert len(circles) == len(whiskers) == len(board["comparison_averages"]) == 6
+    # every chart has its axis labels and a colour legend
+    html = (site / "index.html").read_text()
+    assert html.count('class="legend"') == 3 and html.count(">language</text>") == 3
+    assert "difference of drops, intermediate - direct (x100)" in html
+    # The comparison table rows equal the comparisons, with p and adjusted p.
+    rows = dom.tables["cmp0"]["rows"][1:]
+    assert len(rows) == len(board["comparisons"])
     assert sorted(float(r[6][0]["data-v"]) for r in rows) == pytest.approx(
-        sorted(c["diff"] for c in board["comparison_averages"])
+        sorted(c["diff"] for c in board["comparisons"])
+    )
+    assert sorted(float(r[10][0]["data-v"]) for r in rows) == pytest.approx(
+        sorted(c["p_adjusted"] for c in board["comparisons"])
     )
 
 
