@@ -116,7 +116,7 @@ def lm_eval_dataset(task: str, attack: str, lang: str, root: str | None = None, 
     """lm-eval ``custom_dataset`` hook: the built set under the split key ``eval``."""
     import datasets
 
-    from harness_tasks.data import LOADED, apply_eval_options
+    from harness_tasks.data import LOADED, apply_eval_options, fewshot_split
 
     dataset, manifest = load_set(task, attack, lang, root)
     # What `xtreme-adv eval` writes into the results' xtreme_adv section, as for clean tasks.
@@ -135,4 +135,7 @@ def lm_eval_dataset(task: str, attack: str, lang: str, root: str | None = None, 
     }
     # Parallel hold-out (contracts section 8; docs keep their clean id) and scoring protocol.
     dataset = apply_eval_options(task_name(task, attack, lang), task, lang, dataset, _metadata)
-    return datasets.DatasetDict({"eval": dataset})
+    # Few-shot examples: the clean task's, from a split other than the scored one.
+    fewshot = fewshot_split(f"xtreme_{task}_{lang}", manifest["split"], _metadata.get("data_dir"))
+    fewshot = fewshot if fewshot is not None else dataset.select([])
+    return datasets.DatasetDict({"eval": dataset, "fewshot": fewshot})

@@ -420,9 +420,14 @@ class EncoderCheckpoint:
         XTREME's direction, English -> source (``similarity_search``), answered on the source
         doc of each English query as ``{"id", "score", "query"}``.
         """
+        from harness_tasks.data import pool_of
+
+        n_docs = len(docs)
+        if not any(d["side"] == "target" for d in docs):
+            docs = [*docs, *pool_of(list(docs))]  # the pool set aside by the dataset hook
         src = [i for i, d in enumerate(docs) if d["side"] == "source"]
         tgt = [i for i, d in enumerate(docs) if d["side"] == "target"]
-        answers = [""] * len(docs)
+        answers = [""] * n_docs
         if task_name:
             from harness_tasks.data import LOADED
 

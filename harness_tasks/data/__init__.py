@@ -24,6 +24,8 @@ SPLIT_ALIASES = {"dev": "validation", "val": "validation", "valid": "validation"
 # What each lm-eval task of this process loaded: task name -> {split, source, data_sha256}.
 # `xtreme-adv eval` copies it into the results JSON it writes.
 LOADED: dict[str, dict] = {}
+# Candidate pools of retrieval tasks (target sentences), by task name; see _pool_aside.
+POOLS: dict[str, list[dict]] = {}
 # The data folder each task was loaded from (None: the Hub), for companion splits.
 _ROOTS: dict[str, str | None] = {}
 
@@ -221,7 +223,32 @@ def lm_eval_dataset(
     loaded = load_eval_split(task, lang, split=split, data_dir=data_dir)
     name = get_family(task).task_name(lang)
     dataset = apply_eval_options(name, task, lang, loaded.dataset, _metadata)
-    return datasets.DatasetDict({"eval": dataset})
+    fewshot = fewshot_split(name, loaded.split, data_dir)
+    return datasets.DatasetDict(
+        {"eval": dataset, "fewshot": fewshot if fewshot is not None else dataset.select([])}
+    )
+
+
+def fewshot_split(task_name: str, scored_split: str, data_dir: str | None = None):
+    """Few-shot examples for ``--num_fewshot``: another labelled split than the scored one
+    (dev when test is scored, train when dev is), never the scored split itself (lm-eval's
+    fallback for tasks with only a test split). ``None`` when there is none; retrieval tasks
+    (whose documents are pool-dependent) have none.
+    """
+    family = family_of_task(task_name)
+    if family.kind == "retrieval":
+        return None
+    other = {"test": "validation", "validation": "train"}.get(scored_split)
+    if other is None:
+        return None
+    saved = LOADED.get(task_name)
+    try:
+        return load_eval_split(family.name, lang_of_task(task_name), other, data_dir).dataset
+    except XtremeAdvError:
+        return None
+    finally:
+        if saved is not None:
+            LOADED[task_name] = saved
 
 
 def resolve_protocol(metadata: dict) -> str:
@@ -254,8 +281,33 @@ def apply_eval_options(task_name: str, family: str, lang: str, dataset, metadata
         entry["n_docs"] = record["n_docs"]
     protocol = resolve_protocol(metadata)
     entry["protocol"] = protocol
-    if protocol == DEFAULT_PROTOCOL:
-        return dataset  # documents without the field are scored by the default protocol
-    if "protocol" in dataset.column_names:
-        dataset = dataset.remove_columns("protocol")
-    return dataset.add_column("protocol", [protocol] * len(dataset))
+    if protocol != DEFAULT_PROTOCOL:  # documents without the field: the default protocol
+        if "protocol" in dataset.column_names:
+            dataset = dataset.remove_columns("protocol")
+        dataset = dataset.add_column("protocol", [protocol] * len(dataset))
+    if get_family(family).kind == "retrieval":
+        dataset = _pool_aside(task_name, dataset, entry)
+    return dataset
+
+
+def _pool_aside(task_name: str, dataset, entry: dict):
+    """Retrieval: only source sentences are lm-eval documents; the candidate pool (English
+    side) is kept in :data:`POOLS` under the task name, which each source doc carries as
+    ``pool``. So no model generates for a pool sentence, and ``--limit`` counts sources while
+    the pool stays whole (a pair is never split)."""
+    sides = dataset["side"]
+    POOLS[task_name] = dataset.select([i for i, s in enumerate(sides) if s == "target"]).to_list()
+    sources = dataset.select([i for i, s in enumerate(sides) if s == "source"])
+    if "pool" in sources.column_names:
+        sources = sources.remove_columns("pool")
+    entry["n_docs"] = len(sources)
+    entry["n_pool"] = len(POOLS[task_name])
+    return sources.add_column("pool", [task_name] * len(sources))
+
+
+def pool_of(docs: list[dict]) -> list[dict]:
+    """The candidate pool of retrieval ``docs``: their target docs, else the pool they name."""
+    targets = [d for d in docs if d.get("side") == "target"]
+    if targets or not docs or not docs[0].get("pool"):
+        return targets
+    return POOLS.get(docs[0]["pool"], [])

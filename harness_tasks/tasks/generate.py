@@ -24,6 +24,7 @@ VERSION = 1.0
 COMMON = """\
 custom_dataset: !function harness_tasks.data.lm_eval_dataset
 test_split: eval
+fewshot_split: fewshot
 num_fewshot: 0
 """
 

@@ -74,10 +74,11 @@ def test_hf_causal_lm_runs_classification_tagging_qa_and_retrieval(
     first = samples["xtreme_xnli_de"][0]
     assert len(first["resps"]) == 3
     assert ", richtig? Ja, " in str(first["arguments"])
-    # Tatoeba: a limit keeps whole pairs (source, target, ...); each source sentence's free-text
-    # generation was mapped to a candidate of the pool by the retrieval filter.
-    sides = [s["doc"]["side"] for s in samples["xtreme_tatoeba_de"]]
-    assert sides == ["source", "target"] * 3
-    for sample in samples["xtreme_tatoeba_de"]:
-        if sample["doc"]["side"] == "source":
-            assert sample["filtered_resps"][0].startswith('{"id": "tgt-')
+    # Tatoeba: only source sentences are documents (nothing is generated for the candidate
+    # pool), the limit counts them, and each free-text generation was mapped by the retrieval
+    # filter to a candidate of the whole pool.
+    tatoeba = samples["xtreme_tatoeba_de"]
+    assert [s["doc"]["side"] for s in tatoeba] == ["source"] * 6
+    assert all(s["filtered_resps"][0].startswith('{"id": "tgt-') for s in tatoeba)
+    info = results["xtreme_adv"]["tasks"]["xtreme_tatoeba_de"]
+    assert info["n_pool"] == 1000
