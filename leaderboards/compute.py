@@ -149,7 +149,9 @@ class Combination:
         ):
             return self
         num = sum(c * s.num for c, s in zip(self.coefs, self.sides, strict=True))
-        return Combination([Side(first.kind, np.asarray(num, dtype=np.float64), first.den)], [1.0])
+        unit = all(s.unit_den for s in self.sides)
+        side = Side(first.kind, np.asarray(num, dtype=np.float64), first.den, unit_den=unit)
+        return Combination([side], [1.0])
 
     def point(self) -> float:
         """The combination on the documents as they are."""
@@ -251,8 +253,10 @@ def make_row(
         stats.row_rng(seed, f"{run.model_id}|{name.name}"), n_units, n_boot
     )
     c_point, a_point = sc.point(), sa.point()
-    drop, _ = Combination([sc, sa], [1.0, -1.0]).bca(idx)
     rc, ra = sc.replicates(idx), sa.replicates(idx)
+    jc, ja = sc.jackknife(), sa.jackknife()
+    # the drop's replicates are those of clean minus adversarial (one shared resampling)
+    drop = stats.bca(rc - ra, c_point - a_point, None if jc is None or ja is None else jc - ja)
     binary = sc_docs.binary and sa_docs.binary
     if binary:  # score intervals: right coverage at small n and at 0% / 100%
         n = len(sc_docs.ids)
@@ -262,14 +266,13 @@ def make_row(
         row["flip_rate"] = _r(stats.flip_rate(sc_docs.num, sa_docs.num))
         row["interval_method"] = "wilson/newcombe"
     else:
-        row["clean_ci"] = _ci(stats.bca(rc, c_point, sc.jackknife()).interval)
-        row["adv_ci"] = _ci(stats.bca(ra, a_point, sa.jackknife()).interval)
+        row["clean_ci"] = _ci(stats.bca(rc, c_point, jc).interval)
+        row["adv_ci"] = _ci(stats.bca(ra, a_point, ja).interval)
         row["drop_ci"] = _ci(drop.interval)
         row["interval_method"] = "bca" + ("-clustered" if units is not None else "")
     row["drop_p"] = _r(drop.p)
     pdr = stats.performance_drop_rate(c_point, a_point)
     if pdr is not None and np.all(rc > 0):
-        jc, ja = sc.jackknife(), sa.jackknife()
         jack = None if jc is None or ja is None or np.any(jc <= 0) else 1.0 - ja / jc
         row["pdr_ci"] = _ci(stats.bca(1.0 - ra / rc, pdr, jack).interval)
     row.update(

@@ -3,9 +3,9 @@
 What is reported and why (the numbers behind each choice are in tests/leaderboards):
 
 - Proportions of 0/1 outcomes (clean or adversarial accuracy of a row): Wilson's score
-  interval with continuity correction (``scipy.stats.binomtest(...).proportion_ci(method=
-  "wilsoncc")``), whose coverage holds at small n and at 0% / 100%, where a bootstrap gives
-  the zero-width [1, 1].
+  interval with continuity correction (the closed form that ``scipy.stats.binomtest(...)
+  .proportion_ci(method="wilsoncc")`` computes), whose coverage holds at small n and at
+  0% / 100%, where a bootstrap gives the zero-width [1, 1].
 - The drop of a row with 0/1 outcomes on both sides: Newcombe's (1998) hybrid score interval
   for a difference of paired proportions (his method 10). No library the project uses offers
   it (statsmodels has only the independent-samples version), so it is written here from the
@@ -124,15 +124,35 @@ def flip_rate(clean: np.ndarray, adv: np.ndarray) -> float:
 
 
 def wilson_interval(k: int, n: int, correction: bool = True) -> tuple[float, float]:
-    """Wilson score 95% interval for k successes in n trials (scipy's binomtest).
+    """Wilson score 95% interval for k successes in n trials.
 
     With the continuity correction (the default, for a reported proportion) the coverage is
     at least 95% at every p on a 0.01 grid for n = 20 (95.9% at worst); plain Wilson dips to
     92.5% at n = 20, p = 0.95. Newcombe's paired interval uses plain Wilson, as published.
+    The closed forms (Newcombe 1998a, methods 3 and 4) are written here because
+    ``scipy.stats.binomtest(...).proportion_ci`` costs ~3 ms a call, minutes for a
+    leaderboard of 60,000 rows; the tests check them against scipy.
     """
-    method = "wilsoncc" if correction else "wilson"
-    ci = sps.binomtest(int(k), int(n)).proportion_ci(confidence_level=CONFIDENCE, method=method)
-    return float(ci.low), float(ci.high)
+    if n <= 0:
+        raise ValueError("n must be positive")
+    p, z = k / n, _Z
+    z2 = z * z
+    if not correction:
+        centre = (2 * n * p + z2) / (2 * (n + z2))
+        half = z * math.sqrt(z2 + 4 * n * p * (1 - p)) / (2 * (n + z2))
+        return max(0.0, centre - half), min(1.0, centre + half)
+    den = 2 * (n + z2)
+    lo = (
+        0.0
+        if k == 0
+        else (2 * n * p + z2 - 1 - z * math.sqrt(z2 - 2 - 1 / n + 4 * p * (n * (1 - p) + 1))) / den
+    )
+    hi = (
+        1.0
+        if k == n
+        else (2 * n * p + z2 + 1 + z * math.sqrt(z2 + 2 - 1 / n + 4 * p * (n * (1 - p) - 1))) / den
+    )
+    return max(0.0, lo), min(1.0, hi)
 
 
 def newcombe_paired_interval(clean: np.ndarray, adv: np.ndarray) -> tuple[float, float]:

@@ -269,12 +269,15 @@ def write_results_folder(
     version: float = 1.0,
     card: str = "config",
     outcomes: dict[str, np.ndarray] | None = None,
+    fast: bool = False,
 ) -> Path:
     """Write ``out/<model>/results_<stamp>.json`` (+ samples) like lm-eval 0.4.13; returns it.
 
     ``card``: "config" puts the provenance card in ``config.xtreme_adv_model`` (what the adapter
     writes), "file" writes ``provenance.json`` beside the results, "none" leaves it out.
     ``outcomes`` sets the per-document values of named tasks by hand (tests of statistics).
+    ``fast`` writes the same lines from cached per-document prefixes (benchmarks: every model
+    shares the documents, so only the metric value differs between models).
     """
     folder = out / model.model_id.replace("/", "__")
     folder.mkdir(parents=True, exist_ok=True)
@@ -309,7 +312,11 @@ def write_results_folder(
                 if per_doc is not None:
                     results[name][f"{metric},none"] = _aggregate(task, per_doc)
                     results[name][f"{metric}_stderr,none"] = "N/A"
-                if with_samples:
+                if with_samples and fast:
+                    samples[name] = [
+                        float(v) if per_doc is None else per_doc[i] for i, v in enumerate(values)
+                    ]
+                elif with_samples:
                     samples[name] = [
                         _sample_line(
                             i, _doc(task, lang, i, attack), metric,
@@ -317,12 +324,18 @@ def write_results_folder(
                         )
                         for i, v in enumerate(values)
                     ]  # fmt: skip
-    task_hashes = {
-        name: sha256_text(
-            "".join(s["doc_hash"] + s["prompt_hash"] + s["target_hash"] for s in lines)
-        )
-        for name, lines in samples.items()
-    }
+    if fast:
+        task_hashes = {
+            name: _prefixes(name, len(values), PRIMARY_METRIC[_family(name)])[1]
+            for name, values in samples.items()
+        }
+    else:
+        task_hashes = {
+            name: sha256_text(
+                "".join(s["doc_hash"] + s["prompt_hash"] + s["target_hash"] for s in lines)
+            )
+            for name, lines in samples.items()
+        }
     names = sorted(results)
     card_obj = model.provenance()
     data = {
@@ -384,7 +397,14 @@ def write_results_folder(
     path = folder / f"results_{STAMP}.json"
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     for name, lines in samples.items():
-        text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        if fast:
+            prefixes = _prefixes(name, len(lines), PRIMARY_METRIC[_family(name)])[0]
+            text = "".join(
+                p + json.dumps(v, ensure_ascii=False) + "}\n"
+                for p, v in zip(prefixes, lines, strict=True)
+            )
+        else:
+            text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
         (folder / f"samples_{name}_{STAMP}.jsonl").write_text(text, encoding="utf-8")
     if card == "file":
         (folder / "provenance.json").write_text(json.dumps(card_obj, indent=2), encoding="utf-8")
@@ -442,6 +462,29 @@ def _aggregate(task: str, per_doc: list) -> float:
         if hits:
             best = max(best, 2 * (hits / rank) * (hits / n_gold) / (hits / rank + hits / n_gold))
     return best
+
+
+_PREFIXES: dict[tuple[str, int], tuple[list[str], str]] = {}
+
+
+def _prefixes(name: str, n_docs: int, metric: str) -> tuple[list[str], str]:
+    """Each document's sample line up to its metric value, and the task hash (cached)."""
+    key = (name, n_docs)
+    if key not in _PREFIXES:
+        parts = name.split("_")
+        adv = parts[1] == "adv"
+        task, lang = _family(name), parts[-1]
+        attack = "_".join(parts[3:-1]) if adv else None
+        out = []
+        joined = []
+        for i in range(n_docs):
+            line = _sample_line(i, _doc(task, lang, i, attack), metric, 0.0)
+            del line[metric]
+            text = json.dumps(line, ensure_ascii=False)
+            out.append(text[:-1] + f', "{metric}": ')
+            joined.append(line["doc_hash"] + line["prompt_hash"] + line["target_hash"])
+        _PREFIXES[key] = (out, sha256_text("".join(joined)))
+    return _PREFIXES[key]
 
 
 def _family(name: str) -> str:

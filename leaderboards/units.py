@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from seqeval.metrics.sequence_labeling import get_entities
 
 from leaderboards import stats
 
@@ -75,6 +74,9 @@ def unit_value(kind: str, value: object) -> tuple[float, float] | tuple[str, str
         gold, pred = pair
         if kind == "ratio":
             return float(sum(g == p for g, p in zip(gold, pred, strict=True))), float(len(gold))
+        # seqeval (and the scikit-learn it imports, ~100 MB) only when PAN-X is read
+        from seqeval.metrics.sequence_labeling import get_entities
+
         g = set(get_entities(gold))
         p = set(get_entities(pred))
         return 2.0 * len(g & p), float(len(g) + len(p))
@@ -137,6 +139,7 @@ class Side:
     num: np.ndarray
     den: np.ndarray
     score: np.ndarray | None = None
+    unit_den: bool = False  # every denominator is 1 (documents of a mean, not clusters)
 
     @staticmethod
     def of(scores: Scores, units: np.ndarray | None = None, n_units: int = 0) -> Side:
@@ -145,7 +148,7 @@ class Side:
         if scores.kind == "bucc":
             return Side("bucc", scores.num, den, scores.score)
         if units is None:
-            return Side(scores.kind, scores.num, den)
+            return Side(scores.kind, scores.num, den, unit_den=scores.den is None)
         return Side(
             scores.kind,
             np.bincount(units, weights=scores.num, minlength=n_units),
@@ -165,8 +168,12 @@ class Side:
 
     def replicates(self, idx: np.ndarray) -> np.ndarray:
         """The statistic on each resample (rows of unit positions)."""
+        if self.kind == "mean" and self.unit_den:  # a plain mean: no denominators to gather
+            return self.num[idx].mean(axis=1)
         if self.kind == "bucc":
-            counts = np.stack([np.bincount(row, minlength=self.size) for row in idx])
+            n_boot, n = idx.shape[0], self.size
+            flat = (idx + (np.arange(n_boot) * n)[:, None]).ravel()
+            counts = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
             return self._bucc(counts.astype(np.float64))
         return stats.ratio_replicates(self.num, self.den, idx)
 

@@ -67,6 +67,13 @@ def test_wilson_interval_is_the_textbook_score_interval():
     )
     assert stats.wilson_interval(20, 20) == pytest.approx((lo, 1.0), abs=1e-9)
     assert stats.wilson_interval(20, 20)[0] < 0.85  # not the [1, 1] a bootstrap gives
+    # the closed forms equal scipy's (the reference implementation) everywhere
+    for n in (1, 2, 7, 20, 133):
+        for k in range(n + 1):
+            for method, cc in (("wilsoncc", True), ("wilson", False)):
+                ref = sps.binomtest(k, n).proportion_ci(0.95, method=method)
+                ours = stats.wilson_interval(k, n, correction=cc)
+                assert ours == pytest.approx((ref.low, ref.high), abs=1e-12), (k, n, method)
 
 
 def _exact_coverage(n: int, p: float) -> float:
