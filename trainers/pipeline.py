@@ -58,6 +58,7 @@ from trainers.presets import PhaseSettings
 from trainers.provenance import build_card, render_model_card, run_environment
 from trainers.runfolder import CARD_FILE, WORK, RunFolder, write_json_atomic, write_text_atomic
 from trainers.tasks import (
+    CLASSIFICATION,
     ENCODER,
     TaskSpec,
     intermediate_tasks,
@@ -258,6 +259,11 @@ def target_phase(
             "id2label": dict(enumerate(data.labels)),
             "label2id": {name: i for i, name in enumerate(data.labels)},
         }
+    if task.head == CLASSIFICATION:
+        # Set now, not by the first training forward pass (transformers does that): a run
+        # resumed from its last checkpoint makes no forward pass, and its config.json would
+        # differ from an uninterrupted run's.
+        kwargs["problem_type"] = "single_label_classification"
     set_seed(config.seed)  # the new head's initialisation must not depend on earlier phases
     model = head.auto_class.from_pretrained(encoder_dir, **kwargs)
     if config.freeze_embeddings:

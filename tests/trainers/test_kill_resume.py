@@ -108,7 +108,16 @@ def test_planted_incomplete_checkpoints_are_set_aside(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("where", ["checkpoint-6/model.safetensors", "checkpoint-6/optimizer.pt"])
+@pytest.mark.parametrize(
+    "where",
+    # Inside a checkpoint's weights; with --run-long also inside its optimizer file and inside
+    # the phase's final save (then the run resumes from its last checkpoint and makes no step).
+    [
+        "checkpoint-6/model.safetensors",
+        pytest.param("checkpoint-6/optimizer.pt", marks=pytest.mark.long),
+        pytest.param("model/model.safetensors", marks=pytest.mark.long),
+    ],
+)
 def test_sigkill_inside_a_checkpoint_write_then_same_command(
     where: str, reference: Path, tiny_model: Path, xtreme_data_dir: Path, tmp_path: Path
 ) -> None:
@@ -123,8 +132,25 @@ def test_sigkill_inside_a_checkpoint_write_then_same_command(
     folder, name = where.split("/")
     half = out / "_work" / "target" / folder / name
     assert half.is_file() and not (out / "provenance.json").exists()
-    assert checkpoint_problem(half.parent) is not None
+    if folder.startswith("checkpoint-"):
+        assert checkpoint_problem(half.parent) is not None
     assert main(argv) == 0
+    _assert_same_as(reference, out)
+
+
+def test_resumed_at_the_last_step_writes_the_same_config(
+    reference: Path, tiny_model: Path, xtreme_data_dir: Path, tmp_path: Path
+) -> None:
+    # A kill during the phase's final save leaves the last checkpoint (step 6 of 6): the same
+    # command resumes there, trains no step, and must still write the same config.json
+    # (transformers sets problem_type in the first training forward pass only).
+    out = tmp_path / "run"
+    (out / "_work" / "target").mkdir(parents=True)
+    shutil.copy(reference / "trainers_run.json", out / "trainers_run.json")
+    shutil.copytree(reference / "_work/target/checkpoint-6", out / "_work/target/checkpoint-6")
+    assert main(_argv(tiny_model, xtreme_data_dir, out)) == 0
+    card = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert card["phases"][0]["metrics"]["resumed_from"] == "checkpoint-6"
     _assert_same_as(reference, out)
 
 
