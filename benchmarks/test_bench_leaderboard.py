@@ -87,3 +87,56 @@ def test_build_with_samples(benchmark, sampled, tmp_path):
     benchmark.group = "per-sample statistics"
     built = benchmark.pedantic(build, args=(sampled, tmp_path / "site"), rounds=1, iterations=1)
     assert all(r["drop_ci"] is not None for r in built.board.rows)
+
+
+# --- 200 models x 10 tasks x 10 languages x 3 attacks with samples (8 million lines) ---------
+
+BULK_LANGS = "ar de el en es fr hi ru sw zh".split()
+BULK_TASKS = "xnli pawsx udpos panx xquad mlqa tydiqa bucc tatoeba xcopa".split()
+BULK_ATTACKS = ["charnoise", "visual", "codeswitch"]
+BULK_DOCS = 100  # 200 x 10 x 10 x (1 + 3) tasks x 100 documents = 8,000,000 sample lines
+RSS_LIMIT_MB = 500
+
+
+@pytest.fixture(scope="module")
+def bulk(tmp_path_factory) -> tuple[Path, int]:
+    """SYNTHETIC results with samples for XTREME_ADV_BENCH_MODELS models (default 200)."""
+    import os
+
+    n_models = int(os.environ.get("XTREME_ADV_BENCH_MODELS", "200"))
+    root = tmp_path_factory.mktemp("bench-bulk")
+    plan = [(t, BULK_LANGS, BULK_ATTACKS) for t in BULK_TASKS]
+    for i in range(n_models):
+        write_results_folder(root, _model(i), plan, n_docs=BULK_DOCS, fast=True)
+    return root, n_models
+
+
+def test_build_8m_sample_lines_under_500mb(benchmark, bulk, tmp_path):
+    """Build in a child process; its peak RSS (getrusage of children) must stay under 500 MB."""
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    root, n_models = bulk
+    lines = n_models * len(BULK_TASKS) * len(BULK_LANGS) * (1 + len(BULK_ATTACKS)) * BULK_DOCS
+
+    def run():
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "leaderboards.cli", "build", str(root), "--out",
+             str(tmp_path / "site")],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return time.perf_counter() - start
+
+    seconds = benchmark.pedantic(run, rounds=1, iterations=1)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    benchmark.extra_info.update(
+        models=n_models, sample_lines=lines, seconds=seconds, lines_per_s=lines / seconds,
+        peak_rss_mb=peak_mb,
+    )  # fmt: skip
+    print(f"\n{n_models} models, {lines} sample lines: {seconds:.1f} s, "
+          f"{lines / seconds:.0f} lines/s, peak RSS {peak_mb:.0f} MB")  # fmt: skip
+    assert peak_mb < RSS_LIMIT_MB

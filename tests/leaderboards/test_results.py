@@ -99,3 +99,24 @@ def test_model_args_as_string_or_dict(tmp_path, value):
     path.write_text(json.dumps(data))
     (run,) = read_inputs([tmp_path]).values()
     assert run.model_id == "/ckpt/a"
+
+
+def test_fast_synthetic_writer_writes_the_same_files(tmp_path):
+    """The benchmark's fast writer (cached line prefixes) gives the same data as the plain one."""
+    from leaderboards.synthetic import SyntheticModel, write_results_folder
+
+    plan = [
+        ("xnli", ["de"], ["charnoise"]),
+        ("panx", ["de"], ["visual"]),
+        ("bucc", ["de"], ["charnoise"]),
+    ]
+    model = SyntheticModel("fast-check")
+    a = write_results_folder(tmp_path / "a", model, plan, n_docs=15).parent
+    b = write_results_folder(tmp_path / "b", model, plan, n_docs=15, fast=True).parent
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir()) and len(names) == 7
+    for name in names:
+        if name.endswith(".jsonl"):
+            assert _lines(a / name) == _lines(b / name)
+        else:
+            assert json.loads((a / name).read_text()) == json.loads((b / name).read_text())
