@@ -227,7 +227,23 @@ class AdaptiveAttack:
         self.ckpt = EncoderCheckpoint(r.model)
         budget = r.settings["query_budget"]
         goal_cfg = r.settings["goal"]
-        if self.kind == "classification":
+        if self.ckpt.architecture.endswith(("ForCausalLM", "LMHeadModel")):
+            # The LM route: lm-eval's ``hf`` model, choices scored by log-likelihood.
+            if self.kind not in ("classification", "multiple_choice"):
+                raise XtremeAdvError(
+                    f"--model {r.model} is a causal LM ({self.ckpt.architecture}); adaptive "
+                    "attacks on a causal LM support xnli, pawsx and xcopa (log-likelihood of "
+                    f"the choices), not {r.task}"
+                )
+            from lm_eval.models.huggingface import HFLM
+
+            lm = HFLM(pretrained=r.model, device="cpu", batch_size=32)
+            task = victims.load_lm_task(r.task, r.lang, r.data_dir)
+            self.victim = victims.CausalLMVictim(lm, task, self._fields())
+            goal = textattack.goal_functions.UntargetedClassification(
+                self.victim, query_budget=budget, model_batch_size=256
+            )
+        elif self.kind == "classification":
             self.victim = victims.ClassifierVictim(self.ckpt, r.task)
             goal = textattack.goal_functions.UntargetedClassification(
                 self.victim, query_budget=budget, model_batch_size=256

@@ -234,3 +234,66 @@ class RetrievalVictim(CachedVictim):
 
     def __call__(self, text_input_list: list) -> np.ndarray:
         return np.stack(self.outputs(text_input_list))
+
+
+class CausalLMVictim(CachedVictim):
+    """A causal LM scored as lm-eval's ``hf`` model scores a ``multiple_choice`` task.
+
+    Each input becomes a document (the task's text fields), lm-eval's own task object builds
+    its zero-shot context and one log-likelihood request per choice (``fewshot_context``,
+    ``construct_requests``: the prompts, choices and target delimiter of the task's YAML), and
+    ``HFLM.loglikelihood`` answers them in its batches. Outputs are the choices'
+    log-likelihoods, whose argmax is lm-eval's ``acc`` prediction.
+    """
+
+    def __init__(self, lm, task, fields: Sequence[str], cache_size: int = 2**16):
+        self.lm, self.task, self.fields = lm, task, tuple(fields)
+        self.model = lm.model  # TextAttack requires ``model``
+        self.cache = OrderedDict()
+        self.cache_size = cache_size
+        self.forward_inputs = 0
+
+    def forward(self, inputs: list) -> list:
+        requests, owners = [], []
+        for k, values in enumerate(inputs):
+            # lm-eval reads the target while building the context, but a zero-shot context
+            # holds no answer: a placeholder label leaves the prompt unchanged.
+            doc = {**dict(zip(self.fields, values, strict=True)), "label": 0}
+            ctx = self.task.fewshot_context(doc, 0)
+            for request in self.task.construct_requests(doc=doc, ctx=ctx, metadata=("", k, 1)):
+                requests.append(request)
+                owners.append(k)
+        results = self.lm.loglikelihood(requests, disable_tqdm=True)
+        out: list[list[float]] = [[] for _ in inputs]
+        for (loglikelihood, _greedy), k in zip(results, owners, strict=True):
+            out[k].append(float(loglikelihood))
+        return [np.asarray(o, dtype=np.float32) for o in out]
+
+    def __call__(self, text_input_list: list) -> np.ndarray:
+        return np.stack(self.outputs(text_input_list))
+
+
+def load_lm_task(task: str, lang: str, data_dir: str | None = None):
+    """lm-eval's task object of the clean task ``xtreme_<task>_<lang>`` (prompts, choices)."""
+    import logging
+    import os
+
+    from harness_tasks.api import task_manager
+
+    name = f"xtreme_{task}_{lang}"
+    previous = os.environ.get("XTREME_DATA_DIR")
+    if data_dir:
+        os.environ["XTREME_DATA_DIR"] = str(data_dir)
+    quiet = logging.getLogger("lm_eval")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # lm-eval's note on --metadata for custom datasets
+    try:
+        # Only xtreme-adv's task folder is indexed (lm-eval's own would take most of a minute).
+        return task_manager(include_defaults=False).load([name])["tasks"][name]
+    finally:
+        quiet.setLevel(level)
+        if data_dir:
+            if previous is None:
+                os.environ.pop("XTREME_DATA_DIR", None)
+            else:
+                os.environ["XTREME_DATA_DIR"] = previous

@@ -28,7 +28,11 @@ from harness_tasks.registration import (
 )
 
 _CLEAN = re.compile(r"^xtreme_(?P<task>[a-z]+)_(?P<lang>[a-z]{2,3})$")
-_ADV = re.compile(r"^xtreme_adv_(?P<task>[a-z]+)_(?P<attack>[a-z]+)_(?P<lang>[a-z]{2,3})$")
+# <attack>: a family, or adaptive-<family>-<10 hex of the attacked weights> (attack adaptive)
+_ADV = re.compile(
+    r"^xtreme_adv_(?P<task>[a-z]+)_(?P<attack>[a-z]+|adaptive-[a-z]+-[0-9a-f]{10})"
+    r"_(?P<lang>[a-z]{2,3})$"
+)
 
 
 def _option(argv: list[str], name: str) -> str | None:
