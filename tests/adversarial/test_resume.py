@@ -359,3 +359,60 @@ def test_planted_stale_temporaries_are_removed_live_ones_kept(tmp_path, xtreme_d
     assert not any(p.exists() for p in planted)
     assert live.is_dir()
     assert not list(tasks.glob(".*"))
+
+
+@pytest.mark.long
+def test_kill_campaign_attack_build(tmp_path, xtreme_data_dir):
+    """SIGKILL `attack build --langs de,ru` at random moments (XTREME_ADV_KILLS times, default
+    8), rerun the same command each time; the end state is byte-identical to an uninterrupted
+    build and holds no stray file. Prints the campaign's figures."""
+    import json
+    import random
+
+    kills = int(os.environ.get("XTREME_ADV_KILLS", "8"))
+    argv = ["build", "--task", "xnli", "--langs", "de,ru", "--attack", "charnoise",
+            "--seed", "7", "--limit", "130", "--data-dir", str(xtreme_data_dir),
+            "--param", "min_similarity=0", "--no-progress"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "XTREME_ADV_KILL_AT"}
+    env["PYTHONPATH"] = str(REPO)
+
+    def command(root: Path) -> list[str]:
+        full = [*argv, "--out", str(root)]
+        child = f"from adversarial.cli import main; raise SystemExit(main({full!r}))"
+        return [sys.executable, "-c", child]
+
+    started = time.time()
+    assert subprocess.run(command(tmp_path / "ref"), env=env, capture_output=True).returncode == 0
+    duration = time.time() - started
+    reference = _tree(tmp_path / "ref")
+    rng = random.Random(int(os.environ.get("XTREME_ADV_KILL_SEED", "0")))
+    figures = {"kills": 0, "landed": 0, "resumed": 0, "identical": 0, "stray_after_kill": 0,
+               "stray_at_end": 0, "duration_s": round(duration, 1)}  # fmt: skip
+    for k in range(kills):
+        root = tmp_path / f"k{k}"
+        kill_env = dict(env)
+        if k % 2:  # inside a write or the merge, at a named point
+            kill_env["XTREME_ADV_KILL_AT"] = rng.choice(KILL_POINTS[:3] + KILL_POINTS[4:])
+            delay = 10 * duration
+        else:  # at a random moment of the run
+            delay = rng.uniform(0.15 * duration, 0.75 * duration)
+        proc = subprocess.Popen(command(root), env=kill_env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        try:
+            code = proc.wait(timeout=delay)
+            figures["landed"] += code == -signal.SIGKILL
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            figures["landed"] += 1
+        figures["kills"] += 1
+        if root.exists():
+            figures["stray_after_kill"] += sum(1 for p in root.rglob(".*tmp-*"))
+        rerun = subprocess.run(command(root), env=env, capture_output=True)
+        figures["resumed"] += rerun.returncode == 0
+        after = _tree(root)
+        figures["identical"] += after == reference
+        figures["stray_at_end"] += sum(1 for p in root.rglob("*") if ".tmp-" in p.name)
+    print("attack build kill campaign:", json.dumps(figures))
+    assert figures["resumed"] == figures["identical"] == kills
+    assert figures["stray_at_end"] == 0

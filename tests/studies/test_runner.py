@@ -183,3 +183,39 @@ def test_slurm_launcher_through_submitits_local_executor(
         ("tiny-e5s2-tatoeba-direct-s1", "de", "charnoise")
     }
     assert (out / "report.md").is_file()
+
+
+@pytest.mark.long
+def test_kill_campaign_study(reference, tmp_path):
+    """SIGKILL the whole study (process group) at random moments, XTREME_ADV_KILLS times
+    (default 4), then run it to the end: the leaderboard equals the uninterrupted one and no
+    temporary is left. Prints the campaign's figures."""
+    path, ref = reference
+    kills = int(os.environ.get("XTREME_ADV_KILLS", "4"))
+    rng = random.Random(int(os.environ.get("XTREME_ADV_KILL_SEED", "0")))
+    out = tmp_path / "killed"
+    cmd = [XTREME_ADV, "study", "run", str(path), "--out", str(out), "--no-progress"]
+    landed = 0
+    for _ in range(kills):
+        proc = subprocess.Popen(
+            cmd,
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=rng.uniform(5, 60))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            landed += 1
+    run = _run("run", str(path), "--out", str(out))
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    stray = [p for p in out.rglob("*") if ".tmp-" in p.name]
+    print(
+        f"study kill campaign: kills={kills} landed={landed} stray={len(stray)} "
+        f"identical={_board(out) == _board(ref)}"
+    )
+    assert _board(out) == _board(ref)
+    assert not stray
