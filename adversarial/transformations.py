@@ -66,6 +66,8 @@ def _is_hangul(cluster: str) -> bool:
 
 
 _HAN_CHAR = regex.compile(r"^\p{Script=Han}$")
+# A Thai/Lao vowel written before its consonant (Logical_Order_Exception) must be followed by one.
+_ORPHAN_PREPOSED = regex.compile(r"\p{Logical_Order_Exception}(?!\p{Lo})")
 _INDEPENDENT_VOWEL = regex.compile(r"^\p{Indic_Syllabic_Category=Vowel_Independent}$")
 
 
@@ -161,7 +163,9 @@ class CharacterNoise(SeededWordSwap):
                 elif _is_hangul(clusters[i]):
                     new = _hangul_variant(clusters[i], self.rng)
                 else:
-                    new = self._letter_for(clusters[i], word_initial=i == 0)
+                    # The base letter changes; its vowel signs and marks stay (รู -> ปู, not ป).
+                    base = self._letter_for(clusters[i], word_initial=i == 0)
+                    new = base + clusters[i][1:] if base else None
                 if new:
                     out.append("".join(clusters[:i] + [new] + clusters[i + 1 :]))
             elif op == "delete" and n >= 2 and free:
@@ -175,9 +179,16 @@ class CharacterNoise(SeededWordSwap):
                     if new:
                         out.append("".join(clusters[:i] + [new] + clusters[i:]))
         # An edit next to a word-initial vowel can still move it inside (insert before it,
-        # swap it): such candidates go.
+        # swap it): such candidates go; so do candidates of one grapheme ("ครู" -> "รู",
+        # another word) and Thai/Lao preposed vowels (เ แ โ ใ ไ) left without a consonant.
         inner = _inner_vowels(clusters)
-        return [c for c in out if _inner_vowels(graphemes(c)) <= inner]
+        return [
+            c
+            for c in out
+            if _inner_vowels(graphemes(c)) <= inner
+            and len(graphemes(c)) >= 2
+            and not _ORPHAN_PREPOSED.search(c)
+        ]
 
 
 class VisualNoise(SeededWordSwap):

@@ -380,3 +380,25 @@ def test_dictionary_and_mlm_identity_enter_the_work_key(tmp_path, xtreme_data_di
         assert config["validity_setup"]["resources"]["dictionary"]["entries"] == 1
         keys.append(config_key(config))
     assert keys[0] != keys[1]
+
+
+def test_thai_character_noise_keeps_vowel_signs_and_spelling():
+    preposed = regex.compile(r"\p{Logical_Order_Exception}(?!\p{Lo})")
+    every = CharacterNoise("th", seed=0)
+    substitute = CharacterNoise("th", seed=0, operations=["substitute"])
+    checked = 0
+    for text in THAI:
+        for word in words(text, "th"):
+            if len(graphemes(word)) < 2 or lexicon.is_negation(word, "th"):
+                continue
+            for seed in range(6):
+                every.reseed(seed)
+                for cand in every._get_replacement_words(word):
+                    assert len(graphemes(cand)) >= 2, (word, cand)  # "ครู" never becomes "รู"
+                    assert not preposed.search(cand), (word, cand)  # no "ชอใ"
+                    checked += 1
+                substitute.reseed(seed)
+                for cand in substitute._get_replacement_words(word):
+                    marks = [c for c in cand if unicodedata.category(c) == "Mn"]
+                    assert marks == [c for c in word if unicodedata.category(c) == "Mn"], cand
+    assert checked > 50
