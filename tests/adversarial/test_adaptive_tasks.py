@@ -228,3 +228,78 @@ def test_bad_adaptive_input_is_one_line(tmp_path, embedded_model_dir_small, caps
         assert err.count("\n") == 1 and err.startswith("xtreme-adv attack: error:"), err
         assert needle in err, err
     assert not out.exists()
+
+
+# XCOPA is not among the shared slices: eight COPA items (Roemmele et al. 2011, BSD licence) in
+# Italian, in XTREME's download layout (xcopa/test-it.jsonl), read by the project's own loader.
+COPA_IT = [
+    ("Il mio corpo proiettava un'ombra sull'erba.", "Il sole stava sorgendo.",
+     "L'erba era stata tagliata.", "cause", 0),
+    ("La donna tollerava il comportamento scortese dell'amica.",
+     "Sapeva che l'amica stava attraversando un momento difficile.",
+     "Sentiva che l'amica approfittava della sua gentilezza.", "cause", 0),
+    ("Le donne si sono incontrate per un caffè.", "Il bar ha aperto in una nuova sede.",
+     "Volevano parlare tra di loro.", "cause", 1),
+    ("Il corridore indossava i pantaloncini.", "Le previsioni annunciavano temperature alte.",
+     "Aveva programmato una lunga corsa.", "cause", 0),
+    ("Ho aperto il rubinetto.", "L'acqua è uscita dal rubinetto.",
+     "Il lavandino si è rotto.", "effect", 0),
+    ("La ragazza ha trovato un insetto nei cereali.", "Ha versato il latte nella ciotola.",
+     "Ha perso l'appetito.", "effect", 1),
+    ("L'uomo ha perso l'equilibrio sulla scala.", "È caduto per terra.",
+     "È salito fino in cima.", "effect", 0),
+    ("Il bambino aveva molta fame.", "Ha mangiato un panino al formaggio.",
+     "È andato subito a dormire.", "effect", 0),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def copa_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("xcopa-data")
+    (root / "xcopa").mkdir()
+    keys = ("premise", "choice1", "choice2", "question", "label")
+    records = [{**dict(zip(keys, item, strict=True)), "idx": i} for i, item in enumerate(COPA_IT)]
+    lines = [json.dumps(record, ensure_ascii=False) for record in records]
+    (root / "xcopa" / "test-it.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def choice_model(tmp_path_factory, embedded_model_dir_small) -> Path:
+    """A 2-way multiple-choice head on the 2-layer encoder (seeded, weights with std 1.0, so
+    its choice depends on the words; the usual 0.02 gives near-constant scores)."""
+    import torch
+    from transformers import AutoModelForMultipleChoice, AutoTokenizer
+
+    torch.manual_seed(0)
+    model = AutoModelForMultipleChoice.from_pretrained(embedded_model_dir_small)
+    torch.nn.init.normal_(model.classifier.weight, std=1.0)
+    out = tmp_path_factory.mktemp("choice")
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(embedded_model_dir_small).save_pretrained(out)
+    return out
+
+
+@pytest.mark.slow
+def test_multiple_choice_set_never_touches_the_question(choice_model, copa_dir, tmp_path):
+    root = tmp_path / "adv"
+    request = AdaptiveRequest(str(choice_model), "xcopa", "it", "charnoise", NO_SIM,
+                              query_budget=60, data_dir=str(copa_dir))  # fmt: skip
+    build_adaptive(request, root=root)
+    rows, manifest = load_set("xcopa", request.attack, "it", root)
+    rows = rows.to_list()
+    clean = load_eval_split("xcopa", "it", data_dir=str(copa_dir)).dataset.to_list()
+    ckpt = EncoderCheckpoint(choice_model)
+    before, after = ckpt.choose(clean).argmax(1), ckpt.choose(rows).argmax(1)
+    for row, doc, p0, p1 in zip(rows, clean, before, after, strict=True):
+        assert (row["question"], row["label"]) == (doc["question"], doc["label"])
+        fields = {e["field"] for e in json.loads(row["adv_edits"])}
+        assert fields <= {"premise", "choice1", "choice2"}
+        status = (row["adv_status"], row["adv_reason"])
+        if status == ("skipped", "source_model_wrong"):
+            assert p0 != doc["label"] and not fields
+        elif status == ("attacked", ""):
+            assert p0 == doc["label"] != p1
+        else:
+            assert p0 == p1 == doc["label"]
+    _check_set(manifest, choice_model, "xcopa", rows, lang="it")
