@@ -93,7 +93,7 @@ def plan(study: Study, out: Path) -> list[Cell]:
     evals = []
     for base in study.base_models:
         for task in study.targets:
-            for recipe in study.recipes:
+            for recipe in study.recipes_for(task):
                 for seed in study.seeds:
                     mid = model_id(study, base.name, task, recipe.name, seed)
                     group = [*_model_cells(study, out, base, task, recipe, seed, mid, sets_ids)]

@@ -12,6 +12,7 @@ seeds: [13, 14, 15]
 attacks: [charnoise, visual]
 adaptive: {attacks: [charnoise], query_budget: 50, num_examples: 20}
 languages: [de, ru]          # or per task: {xnli: [de, ru], tatoeba: [de]}
+target_recipes: {tatoeba: [direct]}   # optional: fewer recipes for some targets
 attack_seed: 0
 data:
   xtreme_dir: ${XTREME_DATA_DIR}      # relative paths are read from the study file's folder
@@ -70,6 +71,7 @@ KEYS = (
     "limits",
     "training",
     "eval",
+    "target_recipes",
 )
 LIMIT_KEYS = ("train_examples", "intermediate_examples", "eval_docs", "retrieval_docs")
 _LANG = re.compile(r"^[a-z]{2,3}$")
@@ -115,6 +117,12 @@ class Study:
     training: dict[str, list[str]]
     eval: dict
     skipped: list[str] = field(default_factory=list)
+    target_recipes: dict[str, list[str]] = field(default_factory=dict)
+
+    def recipes_for(self, task: str) -> list[Recipe]:
+        """The recipes trained for ``task`` (all, unless ``target_recipes`` narrows them)."""
+        names = self.target_recipes.get(task)
+        return [r for r in self.recipes if names is None or r.name in names]
 
     def langs(self, task: str) -> list[str]:
         """Languages scored for ``task``."""
@@ -251,6 +259,17 @@ def _validate(path: Path, raw: dict, data_dir, intermediate_dir) -> Study:
             "device": str(evaluation.get("device", "cpu")),
         },
     )
+    narrowed = raw.get("target_recipes") or {}
+    if not isinstance(narrowed, dict):
+        raise _err(path, "target_recipes", narrowed, "maps targets to lists of recipe names")
+    for task, names in narrowed.items():
+        if task not in targets:
+            raise _err(path, "target_recipes", task, "is not one of the study's targets")
+        names = [names] if isinstance(names, str) else names
+        known = tuple(r.name for r in recipes)
+        study.target_recipes[task] = _choices(
+            path, f"target_recipes.{task}", list(names or []), known, "recipe of this study"
+        )
     _check_data(path, study, data_dir is not None, intermediate_dir is not None)
     return study
 

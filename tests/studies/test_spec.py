@@ -128,3 +128,20 @@ def test_set_overrides_a_key(study_file, tmp_path, capsys):
 
 def test_recorded_path_is_a_file(tmp_path):
     assert Path(spec.preset_path("demo")).is_file()
+
+
+def test_target_recipes_narrow_a_target(study_file, tmp_path, capsys):
+    raw = yaml.safe_load(study_file.read_text())
+    raw.update(targets=["xnli", "tatoeba"], target_recipes={"tatoeba": ["direct"]})
+    study_file.write_text(yaml.safe_dump(raw))
+    trains = [c.id for c in plan(spec.load(study_file), tmp_path) if c.kind == "train"]
+    assert trains == [
+        "train/tiny-e5s2-xnli-direct-s1",
+        "train/tiny-e5s2-xnli-anli-s1",
+        "train/tiny-e5s2-tatoeba-direct-s1",
+    ]
+    raw["target_recipes"] = {"tatoeba": ["direkt"]}
+    study_file.write_text(yaml.safe_dump(raw))
+    assert main(["plan", str(study_file), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "key target_recipes.tatoeba: 'direkt' is not a known recipe of this study" in err
