@@ -182,6 +182,8 @@ def strip_diacritics(word: str) -> str:
     kept = [
         ch for ch in decomposed if unicodedata.category(ch) != "Mn" or not _STRIPPABLE.match(ch)
     ]
+    if len(kept) == len(decomposed):
+        return word  # nothing stripped: never a mere normalisation change (ड़ U+095C stays)
     return unicodedata.normalize("NFC", "".join(kept))
 
 

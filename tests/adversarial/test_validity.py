@@ -127,6 +127,8 @@ def test_thai_lao_khmer_myanmar_and_indic_marks_are_never_stripped():
         assert lexicon.strip_diacritics(word) == word
     assert lexicon.strip_diacritics("Tiếng Việt") == "Tieng Viet"
     assert lexicon.strip_diacritics("كَتَبَ") == "كتب"  # harakat are optional in Arabic
+    # Nothing to strip: the word comes back as it was, not re-normalised (an invisible edit).
+    assert lexicon.strip_diacritics("\u091c\u0941\u095c\u093e") == "\u091c\u0941\u095c\u093e"
     noise = VisualNoise("th", seed=0)
     for text in THAI:
         for word in words(text, "th"):
