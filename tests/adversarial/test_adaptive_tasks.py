@@ -87,14 +87,17 @@ def _check_set(manifest, model, task, rows, lang="de"):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["udpos", "panx"])
-def test_tagging_sets_keep_gold_tags_aligned(task, taggers, xtreme_data_dir, tmp_path):
+@pytest.mark.parametrize(("task", "search", "n"), [("udpos", "greedy", N_TAG),
+                                                   ("panx", "greedy", N_TAG),
+                                                   ("udpos", "beam", 4)])  # fmt: skip
+def test_tagging_sets_keep_gold_tags_aligned(task, search, n, taggers, xtreme_data_dir, tmp_path):
     from seqeval.metrics.sequence_labeling import get_entities
 
     family = FAMILIES[task]
-    rows, manifest = _build(taggers[task], task, N_TAG, tmp_path / "adv", xtreme_data_dir,
-                            query_budget=100)  # fmt: skip
-    clean = _docs(xtreme_data_dir, task, "de", N_TAG)
+    rows, manifest = _build(taggers[task], task, n, tmp_path / "adv", xtreme_data_dir,
+                            query_budget=100, search=search, beam_width=2)  # fmt: skip
+    assert manifest["adaptive"]["search"] == search
+    clean = _docs(xtreme_data_dir, task, "de", n)
     ckpt = EncoderCheckpoint(taggers[task])
     before, after = ckpt.tag(family, clean), ckpt.tag(family, rows)
     for row, doc, p0, p1 in zip(rows, clean, before, after, strict=True):
