@@ -540,11 +540,14 @@ def plausible_name(surface: str, lang: str) -> bool:
     """Whether a gazetteer entry reads as a name: PAN-X's automatic (Wikipedia-link) tags also
     mark "it", "the", "多" or "越多"; such entries are never matched or inserted.
 
-    A name has two graphemes or more, no digit, is not a stopword; in a cased script its first
-    word is capitalised; in Chinese, a word jieba knows must carry a proper-noun tag.
+    A name has two graphemes or more, no digit, no bracket or quote, is not a stopword; in a
+    cased script its first word is capitalised; in Chinese, a word jieba knows must carry a
+    proper-noun tag.
     """
     if len(graphemes(surface)) < 2 or any(ch.isdigit() for ch in surface):
         return False
+    if regex.search(r"[()\[\]{}\"“”«»]|''|``", surface):
+        return False  # Wikipedia disambiguation or quoting: "Cromwell ( Neuseeland )"
     if surface.lower() in lexicon.stopwords(lang):
         return False
     letters = [ch for ch in surface if ch.isalpha()]

@@ -257,7 +257,8 @@ def _qa(context: str) -> dict:
 
 
 def test_entityswap_swaps_whole_names_of_the_same_case_never_fragments():
-    gazetteer = {"LOC": (("England",), ("Boston",), ("Chicago",), ("it",), ("paris",))}
+    junk = (("it",), ("paris",), ("Cromwell", "(", "Neuseeland", ")"))
+    gazetteer = {"LOC": (("England",), ("Boston",), ("Chicago",), *junk)}
     perturber = _entityswap("en", gazetteer)
     text = "The New England Patriots played in Boston last year."
     seen = set()
@@ -266,7 +267,8 @@ def test_entityswap_swaps_whole_names_of_the_same_case_never_fragments():
         plan = perturber.plan(_qa(text), seed)
         for start, end, repl in plan.fields[0].edits:
             seen.add((text[start:end], repl))
-    # "England" inside "New England Patriots" is a fragment; "it"/"paris" are not names.
+    # "England" inside "New England Patriots" is a fragment; "it", "paris" and a Wikipedia
+    # disambiguation title are not names.
     assert seen == {("Boston", "Chicago"), ("Boston", "England")}
 
 
