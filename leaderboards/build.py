@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import io
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from leaderboards.compute import Board, build_board
 from leaderboards.errors import LeaderboardError
-from leaderboards.jsonio import dumps
-from leaderboards.report import COMPARISON_FIELDS, ROW_FIELDS, markdown, to_csv
+from leaderboards.jsonio import dump_stream
+from leaderboards.report import COMPARISON_FIELDS, ROW_FIELDS, markdown, write_csv
 from leaderboards.results import ModelRun, merge_runs, read_inputs
 from leaderboards.site import render_site
 from leaderboards.stats import DEFAULT_BOOTSTRAP, DEFAULT_SEED
@@ -30,14 +33,28 @@ class Built:
     summary: str
 
 
-def render_files(board: Board) -> dict[str, str]:
-    """Every file of the site, in memory (so nothing is written unless all of it rendered)."""
-    files = render_site(board)
-    files[SITE_MARKER] = dumps(board.to_json()) + "\n"
-    files["rows.csv"] = to_csv(board.rows, ROW_FIELDS)
-    files["comparisons.csv"] = to_csv(board.comparisons, COMPARISON_FIELDS)
+Content = str | Callable[[TextIO], None]
+
+
+def render_files(board: Board) -> dict[str, Content]:
+    """Every file of the site: small ones as text, large ones (model pages, the JSON and the
+    CSVs) as writers called while the site is written, so a 200-model site is never held in
+    memory at once. Nothing reaches ``--out`` unless every file was written."""
+    files: dict[str, Content] = dict(render_site(board))
+    files[SITE_MARKER] = functools.partial(dump_stream, board.to_json())
+    files["rows.csv"] = functools.partial(write_csv, board.rows, ROW_FIELDS)
+    files["comparisons.csv"] = functools.partial(write_csv, board.comparisons, COMPARISON_FIELDS)
     files["summary.md"] = markdown(board)
     return files
+
+
+def render_text(content: Content) -> str:
+    """A file's text (tests and callers that want it in memory)."""
+    if isinstance(content, str):
+        return content
+    buf = io.StringIO()
+    content(buf)
+    return buf.getvalue()
 
 
 SITE_LIST = ".xtreme-adv-site"  # the files a build wrote, one per line (its own name last)
@@ -105,7 +122,7 @@ def _aside(out: Path) -> tuple[Path, Path]:
     return out.parent / f".{out.name}.building", out.parent / f".{out.name}.previous"
 
 
-def write_tree_atomic(out: Path, files: dict[str, str]) -> None:
+def write_tree_atomic(out: Path, files: dict[str, Content]) -> None:
     """Write ``files`` under ``out`` so that ``out`` is either the old site or the whole new one.
 
     The tree is written into ``.<out>.building`` beside it and renamed into place; a previous
@@ -126,12 +143,16 @@ def write_tree_atomic(out: Path, files: dict[str, str]) -> None:
         tmp.mkdir()
         os.chmod(tmp, 0o755)
         (tmp / BUILDING_MARK).write_bytes(b"")
-        for rel, text in sorted(files.items()):
+        for rel, content in sorted(files.items()):
             path = tmp / rel
             if not path.parent.is_dir():
                 path.parent.mkdir(parents=True)
                 os.chmod(path.parent, 0o755)
-            path.write_text(text, encoding="utf-8")
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                if isinstance(content, str):
+                    fh.write(content)
+                else:
+                    content(fh)
             os.chmod(path, 0o644)
             _checkpoint(f"wrote {rel}")
         listing = tmp / SITE_LIST
@@ -170,7 +191,7 @@ def build(
         board = build_board(runs, n_boot, seed)
         files = render_files(board)
         write_tree_atomic(out, files)
-    return Built(board, Path(out), files["summary.md"])
+    return Built(board, Path(out), render_text(files["summary.md"]))
 
 
 @contextlib.contextmanager

@@ -162,8 +162,8 @@ def _check(args: argparse.Namespace) -> int:
     shown = " ".join(str(p) for p in args.baseline)
     if (
         len(args.baseline) == 1
-        and args.baseline[0].suffix == ".json"
-        and (args.baseline[0].is_file())
+        and args.baseline[0].name.endswith(".json")
+        and not args.baseline[0].name.startswith("results_")  # (one lm-eval results file)
     ):
         baseline = load_baseline(args.baseline[0])
         board = build_board(current, n_boot, args.seed)

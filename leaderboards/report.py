@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from typing import TextIO
 
 from leaderboards.compute import Board
 
@@ -136,14 +137,19 @@ def _flat(record: dict, fields: list[str]) -> list[str]:
     return out
 
 
-def to_csv(records: list[dict], fields: list[str]) -> str:
+def write_csv(records: list[dict], fields: list[str], fh: TextIO) -> None:
     """CSV with a header; intervals as ``<name>_low`` / ``<name>_high``, missing values empty."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(fh, lineterminator="\n")
     header = []
     for f in fields:
         header += [f"{f}_low", f"{f}_high"] if _is_interval(f) else [f]
     writer.writerow(header)
     for record in records:
         writer.writerow(_flat(record, fields))
+
+
+def to_csv(records: list[dict], fields: list[str]) -> str:
+    """:func:`write_csv` into a string."""
+    buf = io.StringIO()
+    write_csv(records, fields, buf)
     return buf.getvalue()

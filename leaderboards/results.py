@@ -292,15 +292,18 @@ def read_samples(
     digest = hasher.hexdigest()
     if not ids:
         return None, digest
+    values = np.asarray(num, dtype=np.float64)
+    if kind == "mean" and bool(np.all((values == 0.0) | (values == 1.0))):
+        values = values.astype(np.uint8)  # correctness: one byte a document, not eight
     scores = Scores(
         kind,
         shared_ids(ids),
-        np.asarray(num, dtype=np.float64),
+        values,
         None if kind == "mean" else np.asarray(den, dtype=np.float64),
         np.asarray(score, dtype=np.float64) if kind == "bucc" else None,
         np.asarray(clusters, dtype=np.int64) if clusters else None,
     )
-    if kind == "mean" and (scores.num.min() < 0.0 or scores.num.max() > 1.0):
+    if kind == "mean" and (values.min() < 0.0 or values.max() > 1.0):
         raise LeaderboardError(f"{origin}: {task.metric} per sample outside [0, 1]")
     return scores, digest
 
@@ -319,6 +322,22 @@ def check_rescored(result: TaskResult, origin: str) -> None:
             f"{result.source}: results.{result.name.name}.{result.metric},none is "
             f"{result.value!r}, but its samples {origin} give {again!r}"
         )
+
+
+# What the leaderboard uses of xtreme_adv.tasks.<task> (contracts.md sections 6 and 8).
+_EXTRA_CLEAN = ("parallel_half",)
+_EXTRA_ADV = (
+    "parallel_half", "data_sha256", "clean_data_sha256", "attack", "params", "seed",
+    "source_model", "source",
+)  # fmt: skip
+
+
+def _extra(entry: object, adversarial: bool) -> dict:
+    """The fields of a task's ``xtreme_adv`` entry that are used (80,000 tasks at 200 models)."""
+    if not isinstance(entry, dict):
+        return {}
+    keys = _EXTRA_ADV if adversarial else _EXTRA_CLEAN
+    return {k: entry[k] for k in keys if k in entry}
 
 
 def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelRun:
@@ -408,7 +427,7 @@ def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelR
             config={},  # not kept: 2 KB a task, 80,000 tasks at 200 models
             source=origin,
             date=date,
-            extra=per_task.get(task_name) if isinstance(per_task.get(task_name), dict) else {},
+            extra=_extra(per_task.get(task_name), parsed.attack is not None),
         )
         if with_samples and stamp is not None:
             sample_name = (folder / f"samples_{task_name}_{stamp}.jsonl").as_posix()

@@ -9,11 +9,14 @@ escaped escaping could not run.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
+from typing import TextIO
 
 from leaderboards import stats
 from leaderboards.compute import Board
@@ -599,12 +602,19 @@ def model_page(info: dict, rows: list[dict]) -> str:
     return page(f"{model_id} - xtreme-adv leaderboard", body, root="../")
 
 
-def render_site(board: Board) -> dict[str, str]:
-    """Every HTML page of the site, keyed by relative path."""
-    files = {"index.html": index_page(board)}
+def _write_model_page(info: dict, rows: list[dict], fh: TextIO) -> None:
+    fh.write(model_page(info, rows))
+
+
+def render_site(board: Board) -> dict[str, str | Callable[[TextIO], None]]:
+    """Every HTML page of the site, keyed by relative path; model pages are rendered when
+    written (one at a time), the index at once."""
+    files: dict[str, str | Callable[[TextIO], None]] = {"index.html": index_page(board)}
     by_model: dict[str, list[dict]] = defaultdict(list)
     for row in board.rows:
         by_model[row["model"]].append(row)
     for info in board.models:
-        files[f"models/{model_slug(info['model'])}"] = model_page(info, by_model[info["model"]])
+        files[f"models/{model_slug(info['model'])}"] = functools.partial(
+            _write_model_page, info, by_model[info["model"]]
+        )
     return files

@@ -58,6 +58,41 @@ def _tokens(value: object) -> tuple[list[str], list[str]] | None:
     return None
 
 
+_ENDS = {("B", "B"), ("B", "S"), ("B", "O"), ("I", "B"), ("I", "S"), ("I", "O")}
+_STARTS = {("E", "E"), ("E", "I"), ("S", "E"), ("S", "I"), ("O", "E"), ("O", "I")}
+
+
+def conll_spans(tags: list[str]) -> list[tuple[str, int, int]]:
+    """(type, first, last) of every entity, as ``seqeval.metrics.sequence_labeling.
+    get_entities`` finds them (its default, prefix mode; the CoNLL chunking XTREME scores).
+
+    Ported rather than imported: importing seqeval imports scikit-learn, ~100 MB of memory that
+    the leaderboard's 500 MB budget at 200 models cannot spare. A test checks it against
+    seqeval on random and ill-formed tag sequences.
+    """
+    prev_tag, prev_type, begin = "O", "", 0
+    chunks = []
+    for i, chunk in enumerate([*tags, "O"]):
+        tag = chunk[0] if chunk else "O"
+        type_ = chunk[1:].split("-", maxsplit=1)[-1] or "_"
+        end = (
+            prev_tag in ("E", "S")
+            or (prev_tag, tag) in _ENDS
+            or (prev_tag not in ("O", ".") and prev_type != type_)
+        )
+        if end:
+            chunks.append((prev_type, begin, i - 1))
+        start = (
+            tag in ("B", "S")
+            or (prev_tag, tag) in _STARTS
+            or (tag not in ("O", ".") and prev_type != type_)
+        )
+        if start:
+            begin = i
+        prev_tag, prev_type = tag, type_
+    return chunks
+
+
 def unit_value(kind: str, value: object) -> tuple[float, float] | tuple[str, str, float] | None:
     """(numerator, denominator) of one logged per-sample value, or BUCC's (gold, mined, score).
 
@@ -74,11 +109,8 @@ def unit_value(kind: str, value: object) -> tuple[float, float] | tuple[str, str
         gold, pred = pair
         if kind == "ratio":
             return float(sum(g == p for g, p in zip(gold, pred, strict=True))), float(len(gold))
-        # seqeval (and the scikit-learn it imports, ~100 MB) only when PAN-X is read
-        from seqeval.metrics.sequence_labeling import get_entities
-
-        g = set(get_entities(gold))
-        p = set(get_entities(pred))
+        g = set(conll_spans(gold))
+        p = set(conll_spans(pred))
         return 2.0 * len(g & p), float(len(g) + len(p))
     if isinstance(value, list | tuple) and len(value) == 3:  # bucc
         gold, mined, score = value
@@ -96,7 +128,7 @@ class Scores:
 
     kind: str
     ids: tuple[str, ...]
-    num: np.ndarray  # float64; bucc: 1.0 where the mined target is the gold one
+    num: np.ndarray  # float64 (uint8 for 0/1 values); bucc: 1.0 where mined target is gold
     den: np.ndarray | None  # None: all ones (kind "mean"); bucc: 1.0 where a gold target exists
     score: np.ndarray | None = None  # bucc: mining score (-inf: nothing mined)
     cluster: np.ndarray | None = None  # QA: context key per document
@@ -144,14 +176,15 @@ class Side:
     @staticmethod
     def of(scores: Scores, units: np.ndarray | None = None, n_units: int = 0) -> Side:
         """The side of ``scores`` with documents summed into ``units`` (cluster codes 0..n-1)."""
-        den = np.ones_like(scores.num) if scores.den is None else scores.den
+        num = np.asarray(scores.num, dtype=np.float64)  # 0/1 values are stored as uint8
+        den = np.ones_like(num) if scores.den is None else scores.den
         if scores.kind == "bucc":
-            return Side("bucc", scores.num, den, scores.score)
+            return Side("bucc", num, den, scores.score)
         if units is None:
-            return Side(scores.kind, scores.num, den, unit_den=scores.den is None)
+            return Side(scores.kind, num, den, unit_den=scores.den is None)
         return Side(
             scores.kind,
-            np.bincount(units, weights=scores.num, minlength=n_units),
+            np.bincount(units, weights=num, minlength=n_units),
             np.bincount(units, weights=den, minlength=n_units),
         )
 

@@ -114,3 +114,15 @@ def test_a_kill_at_any_step_then_the_same_command_gives_the_same_bytes(small, tm
         capsys.readouterr()
         assert _tree(site) == expected, step
         assert sorted(p.name for p in root.iterdir()) == ["site"], step
+
+
+def test_streamed_json_is_byte_identical_to_one_dumps(small, tmp_path, capsys):
+    from leaderboards.compute import build_board
+    from leaderboards.jsonio import dumps
+    from leaderboards.results import read_inputs
+
+    assert main(_args(small, tmp_path / "site")) == 0
+    capsys.readouterr()
+    board = build_board(read_inputs([small]), n_boot=50, seed=0)
+    expected = dumps(board.to_json()) + "\n"
+    assert (tmp_path / "site" / "leaderboard.json").read_text(encoding="utf-8") == expected

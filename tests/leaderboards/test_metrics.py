@@ -125,3 +125,15 @@ def test_language_task_and_overall_averages_have_intervals(tmp_path):
     (overall,) = [a for a in board.averages if a["level"] == "all"]
     assert overall["n_tasks"] == 2 and overall["clean_ci"] is not None
     assert stats.CONFIDENCE == 0.95
+
+
+def test_conll_spans_equal_seqeval_get_entities():
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    from leaderboards.units import conll_spans
+
+    rng = np.random.default_rng(0)
+    vocab = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "E-PER", "S-LOC", "I-MISC"]
+    for _ in range(3000):
+        tags = [vocab[int(k)] for k in rng.integers(0, len(vocab), int(rng.integers(0, 12)))]
+        assert conll_spans(tags) == get_entities(tags), tags
