@@ -331,4 +331,7 @@ def test_bucc_zh_through_eval_run(tmp_path, bucc_slice, embedded_model_dir_small
     assert f1 == pytest.approx(retrieval.bucc_f1(items), abs=1e-6)
     assert 0.2 < f1 < 1.0
     assert results["xtreme_adv"]["tasks"]["xtreme_bucc_zh"]["protocol"] == protocol
-    assert len(samples["xtreme_bucc_zh"]) == len(docs)
+    # Documents are the source sentences; the English side is the pool beside them.
+    n_sources = sum(d["side"] == "source" for d in docs)
+    assert len(samples["xtreme_bucc_zh"]) == n_sources
+    assert results["xtreme_adv"]["tasks"]["xtreme_bucc_zh"]["n_pool"] == len(docs) - n_sources

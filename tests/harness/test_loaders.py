@@ -56,7 +56,11 @@ def test_split_choice_prefers_labelled_test_and_can_be_overridden(xtreme_data_di
     monkeypatch.setenv("XTREME_SPLIT", "validation")
     assert load_eval_split("pawsx", "de", data_dir=xtreme_data_dir).split == "validation"
     # the lm-eval hook returns the chosen split under the key lm-eval's YAML names
-    assert list(lm_eval_dataset(task="pawsx", lang="de", data_dir=str(xtreme_data_dir))) == ["eval"]
+    # (and a few-shot split that is never the scored one)
+    assert list(lm_eval_dataset(task="pawsx", lang="de", data_dir=str(xtreme_data_dir))) == [
+        "eval",
+        "fewshot",
+    ]
 
 
 def test_unlabelled_split_is_never_scored(tmp_path):

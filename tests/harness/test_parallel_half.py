@@ -115,7 +115,7 @@ def test_eval_run_reads_the_card_and_records_the_half(tmp_path, tiny_checkpoints
     assert proc.returncode == 0, proc.stderr[-3000:]
     results, samples = read_run(out)
     # No --batch_size given: the encoder's default, not lm-eval's 1.
-    assert results["config"]["batch_size"] == 64
+    assert str(results["config"]["batch_size"]) == "64"
     record = results["xtreme_adv"]["tasks"]["xtreme_xnli_de"]["parallel_half"]
     assert record["rule"] == RULE and record["scored_half"] == 1
     assert record["n_docs"] + record["n_excluded"] == 2490

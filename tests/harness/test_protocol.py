@@ -13,7 +13,7 @@ from seqeval.metrics import f1_score
 
 from harness_tasks.adapter.checkpoint import EncoderCheckpoint
 from harness_tasks.cli_eval import _annotate_results
-from harness_tasks.data import LOADED, lm_eval_dataset, load_eval_split
+from harness_tasks.data import LOADED, POOLS, lm_eval_dataset, load_eval_split
 from harness_tasks.errors import XtremeAdvError
 from harness_tasks.families import FAMILIES
 from harness_tasks.metrics import retrieval, tagging
@@ -29,9 +29,10 @@ def small_checkpoint(embedded_model_dir_small):
 
 def _tatoeba_docs(xtreme_data_dir, protocol):
     data = lm_eval_dataset("tatoeba", "de", data_dir=str(xtreme_data_dir), protocol=protocol)
-    rows = data["eval"].to_list()
-    keep = {f"src-{i}" for i in range(N_TATOEBA)} | {f"tgt-{i}" for i in range(N_TATOEBA)}
-    return [r for r in rows if r["id"] in keep]
+    sources = data["eval"].to_list()[:N_TATOEBA]
+    # The first N pairs only: their English side inline instead of the whole pool.
+    pool = POOLS["xtreme_tatoeba_de"][:N_TATOEBA]
+    return sources + [p | {"protocol": s.get("protocol")} for p, s in zip(pool, sources)]
 
 
 def _accuracy(checkpoint, docs):
