@@ -34,7 +34,7 @@ NEGATIONS = {
     "ur": ["نہیں", "نہ"],
     "sw": ["si", "hakuna"],
     "th": ["ไม่"],
-    "hi": ["नहीं"],
+    "hi": ["नहीं", "nahi"],  # XNLI-hi holds romanised Hindi lines too
     "ru": ["не", "нет"],
     "de": ["nicht", "kein"],
 }
