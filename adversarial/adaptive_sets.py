@@ -279,17 +279,15 @@ class AdaptiveAttack:
                 sources=sources if goal_cfg["scoring"] == "margin" else (),
             )
             goal = goals.RetrievalGoal(self.victim, top_k=goal_cfg["top_k"], query_budget=budget)
-        transformation = recipes.word_swap(r.family, r.lang, r.params, r.seed)
-        constraints = recipes.pre_constraints(r.lang, r.params)
-        constraints.append(recipes.StrictModificationRate(float(r.params["max_ratio"])))
-        self.encoder = None
-        if float(r.params["min_similarity"]) > 0:
-            from adversarial.similarity import EmbeddingSimilarityFloor, load_encoder
+        # The family's transformation and validity constraints exactly as the classification
+        # recipe assembles them (recipes.build_attack); only goal and search differ per kind.
+        recipe = recipes.build_attack(r.family, r.lang, r.params, self.victim, budget, r.seed)
+        transformation = recipe.transformation
+        constraints = list(recipe.pre_transformation_constraints) + list(recipe.constraints)
+        from adversarial.similarity import EmbeddingSimilarityFloor
 
-            self.encoder = load_encoder(str(r.params["similarity_model"]))
-            constraints.append(
-                EmbeddingSimilarityFloor(self.encoder, float(r.params["min_similarity"]))
-            )
+        floors = [c for c in constraints if isinstance(c, EmbeddingSimilarityFloor)]
+        self.encoder = floors[0].encoder if floors else None
         C = textattack.constraints.pre_transformation
         self.protected = None
         if self.kind == "qa":
