@@ -88,14 +88,16 @@ def markdown(board: Board, max_models: int = 50) -> str:
             "(intermediate - direct, x100; negative = more robust)",
             "",
             "| comparison | task | attack | langs | drop inter. | drop direct | diff | "
-            "95% CI examples | 95% CI seeds | langs significant (BH 5%) |",
-            "|---|---|---|---:|---:|---:|---:|---|---|---:|",
+            "95% CI examples | p | 95% CI seeds | langs significant (BH 5%) |",
+            "|---|---|---|---:|---:|---:|---:|---|---:|---|---:|",
         ]
         for c in board.comparison_averages:
             lines.append(
                 f"| {md_cell(c['comparison'])} | {c['task']} | {c['attack']} | {c['n_langs']} | "
                 f"{pct(c['drop_intermediate'])} | {pct(c['drop_direct'])} | {pct(c['diff'])} | "
-                f"{pct_ci(c['ci_examples'])} | {pct_ci(c['ci_seeds'])} | "
+                f"{pct_ci(c['ci_examples'])} | "
+                f"{'n/a' if c.get('p') is None else format(c['p'], '.2g')} | "
+                f"{pct_ci(c['ci_seeds'])} | "
                 f"{'n/a' if c['n_significant'] is None else c['n_significant']} |"
             )
     return "\n".join(lines) + "\n"
