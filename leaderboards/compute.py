@@ -90,9 +90,20 @@ def check_twins(run: ModelRun) -> list[tuple[TaskResult, TaskResult]]:
     return pairs
 
 
+def _half_of(result: TaskResult) -> object:
+    record = result.extra.get("parallel_half")
+    return record.get("scored_half") if isinstance(record, dict) else None
+
+
 def check_comparable(runs: dict[str, ModelRun]) -> None:
-    """Every model must have seen the same version and documents/prompts of each task."""
+    """Every model must have seen the same version and documents/prompts of each task.
+
+    Results restricted to one parallel half (contracts.md section 8) hold a subset of the
+    documents, so their task hash is compared only with results of the same half; rows and
+    comparisons then pair the documents both sides hold.
+    """
     seen: dict[str, TaskResult] = {}
+    hashes: dict[tuple[str, object], TaskResult] = {}
     for run in runs.values():
         for task_name, result in run.tasks.items():
             first = seen.setdefault(task_name, result)
@@ -101,6 +112,7 @@ def check_comparable(runs: dict[str, ModelRun]) -> None:
                     f"{result.source}: versions.{task_name} is {result.version}, but "
                     f"{first.source} has {first.version}"
                 )
+            first = hashes.setdefault((task_name, _half_of(result)), result)
             if first.task_hash and result.task_hash and first.task_hash != result.task_hash:
                 raise LeaderboardError(
                     f"{result.source}: task_hashes.{task_name} is {result.task_hash}, but "

@@ -108,6 +108,11 @@ def test_rows_restricted_to_the_scored_half_are_accepted(tmp_path):
     edit_results(results_file(folder), restrict)
     board = build_board(read_inputs([folder]), n_boot=50, seed=0)
     assert board.rows[0]["n_paired"] == len(values["xtreme_xnli_de"][0]) < 40
+    # beside a model scored on every document: no task-hash conflict (a known subset)
+    other = _folder(tmp_path / "other", SyntheticModel("m-2", seed=43, skill=0.8), 40)
+    both = build_board(read_inputs([folder, other]), n_boot=50, seed=0)
+    n_half = len(values["xtreme_xnli_de"][0])
+    assert {r["model"]: r["n_paired"] for r in both.rows} == {"m-1": n_half, "m-2": 40}
     # A results file that claims the half but holds a trained-half document is refused.
     edit_results(
         results_file(folder),
