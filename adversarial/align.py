@@ -6,8 +6,10 @@ English parallel text offline. Words are aligned as SimAlign does it (Jalili Sab
 multilingual-e5-small), word vectors as the mean of their subword vectors, and a pair aligned
 when each word is the other's most similar (mutual argmax). The lexicon keeps, per source word,
 its English translations in order of how often they were aligned in context, so the sense
-that the data uses comes first; it is written in MUSE format (``<lang>-en.txt``), which the
-``codeswitch`` family reads (``--param dictionary=FOLDER``). simalign itself is not used: it
+that the data uses comes first; phrase pairs of 2-3 words (contiguous, monotone blocks of the
+alignment) are kept too, for phrase-level code-mixing (Tan & Joty 2021). It is written in MUSE
+format (``<lang>-en.txt``; phrase pairs tab-separated), which the ``codeswitch`` family reads
+(``--param dictionary=FOLDER``). simalign itself is not used: it
 pins old transformers/torch versions and needs networkx; the method is these 20 lines.
 """
 
@@ -113,27 +115,46 @@ class WordAligner:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return spans, vectors / np.maximum(norms, 1e-9)
 
-    def align(self, src: str, tgt: str, src_lang: str, tgt_lang: str = "en") -> list:
-        """Aligned ``(source word, target word)`` pairs of one sentence pair (mutual argmax)."""
+    def links(self, src: str, tgt: str, src_lang: str, tgt_lang: str = "en"):
+        """Word spans of both sides and the aligned ``(i, j)`` word-index pairs (mutual argmax)."""
         s_spans, s_vec = self.word_vectors(src, src_lang)
         t_spans, t_vec = self.word_vectors(tgt, tgt_lang)
         if not s_spans or not t_spans:
-            return []
+            return s_spans, t_spans, []
         sim = s_vec @ t_vec.T
         forward, backward = sim.argmax(1), sim.argmax(0)
-        return [
-            (src[slice(*s_spans[i])], tgt[slice(*t_spans[j])])
-            for i, j in enumerate(forward)
-            if backward[j] == i
-        ]
+        pairs = [(i, int(j)) for i, j in enumerate(forward) if backward[j] == i]
+        return s_spans, t_spans, pairs
+
+    def align(self, src: str, tgt: str, src_lang: str, tgt_lang: str = "en") -> list:
+        """Aligned ``(source word, target word)`` pairs of one sentence pair (mutual argmax)."""
+        s_spans, t_spans, pairs = self.links(src, tgt, src_lang, tgt_lang)
+        return [(src[slice(*s_spans[i])], tgt[slice(*t_spans[j])]) for i, j in pairs]
+
+    def phrases(self, src: str, tgt: str, src_lang: str, tgt_lang: str = "en") -> list:
+        """Aligned phrase pairs of 2-3 words: consecutive source words linked, in order, to
+        consecutive target words (the contiguous, monotone blocks of the word alignment)."""
+        s_spans, t_spans, pairs = self.links(src, tgt, src_lang, tgt_lang)
+        link = dict(pairs)
+        out = []
+        for i in range(len(s_spans)):
+            for n in (2, 3):
+                if all(link.get(i + k) is not None for k in range(n)) and all(
+                    link[i + k] == link[i] + k for k in range(n)
+                ):
+                    j = link[i]
+                    source = " ".join(src[slice(*s_spans[i + k])] for k in range(n))
+                    target = " ".join(tgt[slice(*t_spans[j + k])] for k in range(n))
+                    out.append((source, target))
+        return out
 
 
 def build_lexicon(pairs: list[tuple[str, str]], lang: str, aligner: WordAligner) -> dict:
     """Source word (lower case, NFC) -> English words by how often they were aligned."""
     counts: dict[str, Counter] = {}
     for src, tgt in pairs:
-        for s, t in aligner.align(src, tgt, lang):
-            key = unicodedata.normalize("NFC", s.lower())
+        for s, t in aligner.align(src, tgt, lang) + aligner.phrases(src, tgt, lang):
+            key = " ".join(unicodedata.normalize("NFC", w.lower()) for w in s.split())
             if key == t.lower() or any(ch.isdigit() for ch in s + t):
                 continue  # a copied name or number is no translation
             counts.setdefault(key, Counter())[t.lower()] += 1
@@ -144,8 +165,13 @@ def build_lexicon(pairs: list[tuple[str, str]], lang: str, aligner: WordAligner)
 
 
 def muse_text(lexicon: dict) -> str:
-    """The lexicon in MUSE format: one ``source target`` line per translation, best first."""
-    return "".join(f"{s} {t}\n" for s, targets in lexicon.items() for t in targets)
+    """The lexicon in MUSE format: one ``source target`` line per translation, best first;
+    a phrase pair is separated by a tab (``ich bin<TAB>i am``)."""
+    return "".join(
+        f"{s}{chr(9) if ' ' in s + t else ' '}{t}\n"
+        for s, targets in lexicon.items()
+        for t in targets
+    )
 
 
 def write_lexicon(task, lang, out_dir: Path, data_dir=None, model="embedded", limit=None) -> Path:

@@ -1,7 +1,8 @@
 """Bilingual dictionaries in MUSE format for code-switching.
 
 MUSE (Conneau et al. 2018) ships one file per pair, ``<src>-<tgt>.txt``, one ``source target``
-pair per line separated by a space or a tab, a source word repeated for each translation. The
+pair per line separated by a space or a tab, a source word repeated for each translation. A
+line with a tab may pair phrases (``ich bin<TAB>i am``): phrase-level code-mixing. The
 ``dictionary`` parameter is a file, a folder holding ``<lang>-<tgt>.txt`` files (the file for
 the language being attacked is picked), a path containing ``{lang}``, or ``hub:<dataset id>``
 (a Hub dataset with ``source``/``target`` columns, or MUSE text lines, read with ``datasets``).
@@ -24,8 +25,9 @@ def parse_muse(lines, origin: str) -> dict[str, tuple[str, ...]]:
         line = line.strip()
         if not line:
             continue
-        parts = line.split()
-        if len(parts) != 2:
+        # A tab separates a phrase pair ("ich bin<TAB>i am"); otherwise any whitespace.
+        parts = [p.strip() for p in line.split("\t")] if "\t" in line else line.split()
+        if len(parts) != 2 or not all(parts):
             raise XtremeAdvError(
                 f"{origin}: line {number}: expected 'source target' (MUSE format), got {line!r}"
             )

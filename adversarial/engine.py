@@ -28,6 +28,7 @@ from adversarial import lexicon, recipes
 from adversarial.constraints import is_zero_width_edit, protection_reason, zero_width_allowed
 from adversarial.segment import graphemes, word_spans
 from adversarial.textattack_compat import AttackedText, language
+from adversarial.transformations import lookup_key as lexicon_key
 
 TEXT_FIELDS = {
     "xnli": ("premise", "hypothesis"),
@@ -175,20 +176,64 @@ class Perturber:
         fp = FieldPlan(name, text, [], len(spans))
         if budget == 0 or not allowed:
             return fp
+        taken = self._plan_phrases(fp, spans, allowed, protected, budget, rng)
+        budget -= len(taken)  # a phrase counts as its words against max_ratio
+        allowed -= taken
         order = rng.sample(sorted(allowed), len(allowed))[: budget * 4]
         contexts = []
         if hasattr(self.transformation, "fill_masks"):
             mask = self.transformation._lm_tokenizer.mask_token
             contexts = [text[: spans[i][0]] + mask + text[spans[i][1] :] for i in order]
         cands = self._candidates([text[s:e] for s, e in spans], contexts, order)
+        n_phrases = len(fp.edits)
         for i in order:
-            if len(fp.edits) == budget:
+            if len(fp.edits) - n_phrases >= budget:
                 break
             word = text[spans[i][0] : spans[i][1]]
             options = self._allowed_options(word, [c for c in cands[i] if c and c != word], fp)
             if options:
                 fp.edits.append((*spans[i], rng.choice(options)))
         return fp
+
+    def _plan_phrases(self, fp, spans, allowed, protected, budget, rng) -> set[int]:
+        """Phrase-level code-mixing (Tan & Joty 2021): runs of 2-3 words whose phrase the
+        dictionary translates (``source phrase<TAB>target phrase`` lines, e.g. from
+        ``attack lexicon``) become that phrase. A phrase may hold stopwords but no protected
+        word (negation, number, one grapheme) and at least one modifiable word; the words it
+        covers count against the budget. Returns the word indices covered."""
+        phrases = getattr(self.transformation, "phrases", None)
+        if not phrases or budget < 2:
+            return set()
+        text = fp.original
+        words = [text[s:e] for s, e in spans]
+        ok = [
+            protection_reason(w, self.lang) is None and not _overlaps(spans[i], protected)
+            for i, w in enumerate(words)
+        ]
+        # Words of one phrase are separated by spaces only ("gesagt, Mama" is no phrase).
+        spaced = [
+            not text[spans[i][1] : spans[i + 1][0]].strip() for i in range(len(spans) - 1)
+        ] + [False]
+        found = []
+        for i in range(len(words)):
+            for n in (3, 2):
+                inside = all(spaced[i : i + n - 1]) and all(ok[i : i + n])
+                if i + n <= len(words) and inside and allowed & set(range(i, i + n)):
+                    key = " ".join(lexicon_key(w) for w in words[i : i + n])
+                    if key in phrases:
+                        found.append((i, n, phrases[key]))
+                        break
+        taken: set[int] = set()
+        for i, n, options in rng.sample(found, len(found)):
+            if len(taken) + n > budget or taken & set(range(i, i + n)):
+                continue
+            choice = rng.choice(options)
+            first = words[i]
+            if first[:1].isupper():
+                choice = choice[:1].upper() + choice[1:]
+            fp.edits.append((spans[i][0], spans[i + n - 1][1], choice))
+            taken |= set(range(i, i + n))
+        return taken
 
     def _allowed_options(self, word: str, options: list, fp: FieldPlan) -> list:
         """Options for ``word`` given the edits already chosen in ``fp``.

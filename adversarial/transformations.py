@@ -258,19 +258,26 @@ class DictionarySwap(SeededWordSwap):
 
     def __init__(self, lang: str, dictionary: dict[str, tuple[str, ...]], seed: int = 0):
         super().__init__(lang, seed)
-        # Keyed in NFC; entries that only differed in normalisation are merged.
+        # Keyed in NFC; entries that only differed in normalisation are merged. Entries of
+        # several words ("ich bin" -> "i am") are phrases: the static builder swaps them
+        # whole (phrase-level code-mixing); a single word never matches them.
         self.dictionary: dict[str, tuple[str, ...]] = {}
         for source, targets in dictionary.items():
-            key = _lookup_key(source)
+            key = " ".join(_lookup_key(w) for w in source.split())
             merged = self.dictionary.get(key, ()) + tuple(targets)
             self.dictionary[key] = tuple(dict.fromkeys(merged))
+        self.phrases = {k: v for k, v in self.dictionary.items() if " " in k}
 
     def candidates(self, word: str) -> list[str]:
         return [_recover_case(t, word) for t in self.dictionary.get(_lookup_key(word), ())]
 
 
-def _lookup_key(word: str) -> str:
+def lookup_key(word: str) -> str:
+    """How a dictionary is keyed: lower case, NFC."""
     return unicodedata.normalize("NFC", word.lower())
+
+
+_lookup_key = lookup_key
 
 
 # Scripts written without spaces between words. There SentencePiece's "▁" only marks a preceding

@@ -48,8 +48,9 @@ def test_lexicon_cli_feeds_codeswitch_offline(tmp_path, xtreme_data_dir, capsys)
     pairs = parallel_pairs("xnli", "hi", str(xtreme_data_dir), limit=24)
     english = {w.lower() for _, t in pairs for w in words(t, "en")}
     hindi = {w.lower() for s, _ in pairs for w in words(s, "hi")}
-    for source, targets in table.items():
-        assert source in hindi and set(targets) <= english
+    for source, targets in table.items():  # phrases: every word from the aligned texts
+        assert set(source.split()) <= hindi
+        assert {w for t in targets for w in t.split()} <= english
     request = BuildRequest(
         "xnli",
         "hi",
@@ -67,4 +68,25 @@ def test_lexicon_cli_feeds_codeswitch_offline(tmp_path, xtreme_data_dir, capsys)
     assert edits
     for edit in edits:
         assert edit["perturbed"].lower() in table[edit["original"].lower()]
+    # Phrase-level code-mixing: aligned 2-3 word phrases are swapped whole.
+    assert any(" " in key for key in table)
+    phrases = [e for e in edits if " " in e["original"]]
+    assert phrases and all(" " in e["perturbed"] for e in phrases)
     assert manifest["validity_setup"]["resources"]["dictionary"]["entries"] == len(table)
+
+
+def test_phrase_pairs_are_swapped_whole_and_never_across_punctuation(tmp_path):
+    from adversarial.engine import Perturber
+    from adversarial.recipes import get_family, resolve_params
+
+    path = tmp_path / "de-en.txt"
+    lines = ["einen bestimmten ort\ta designated place", "gesagt mama\tsaid mom", "ort place"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    params = resolve_params(
+        get_family("codeswitch"), {"dictionary": str(path), "min_similarity": 0, "max_ratio": 1}
+    )
+    perturber = Perturber("xnli", "de", "codeswitch", params, seed=0)
+    text = "Ich habe gesagt, Mama, ich suche einen bestimmten Ort nicht."
+    doc = {"id": "x", "premise": text, "hypothesis": "Nein.", "label": 0}
+    (edit,) = perturber.plan(doc, 0).fields[0].edits
+    assert text[edit[0] : edit[1]] == "einen bestimmten Ort" and edit[2] == "a designated place"
