@@ -71,4 +71,4 @@ def test_adaptive_charnoise_beats_static_on_tatoeba(embedded_model_dir, xtreme_d
     for lang, row in table.items():
         assert row["adaptive_top1"] < row["static_top1"], (lang, row)
     gap = sum(r["static_top1"] - r["adaptive_top1"] for r in table.values()) / len(table)
-    assert gap >= 0.1, table
+    assert round(gap, 6) >= 0.1, table  # at least 10 points lower on average
