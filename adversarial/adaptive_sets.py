@@ -218,7 +218,6 @@ class AdaptiveAttack:
             self._setup(request, loaded)
 
     def _setup(self, request: AdaptiveRequest, loaded) -> None:
-        from adversarial import goals, victims
         from harness_tasks.adapter.checkpoint import EncoderCheckpoint
         from harness_tasks.families import FAMILIES
 
@@ -226,59 +225,7 @@ class AdaptiveAttack:
         self.kind = FAMILIES[r.task].kind
         self.ckpt = EncoderCheckpoint(r.model)
         budget = r.settings["query_budget"]
-        goal_cfg = r.settings["goal"]
-        if self.ckpt.architecture.endswith(("ForCausalLM", "LMHeadModel")):
-            # The LM route: lm-eval's ``hf`` model, choices scored by log-likelihood.
-            if self.kind not in ("classification", "multiple_choice"):
-                raise XtremeAdvError(
-                    f"--model {r.model} is a causal LM ({self.ckpt.architecture}); adaptive "
-                    "attacks on a causal LM support xnli, pawsx and xcopa (log-likelihood of "
-                    f"the choices), not {r.task}"
-                )
-            from lm_eval.models.huggingface import HFLM
-
-            lm = HFLM(pretrained=r.model, device="cpu", batch_size=32)
-            task = victims.load_lm_task(r.task, r.lang, r.data_dir)
-            self.victim = victims.CausalLMVictim(lm, task, self._fields())
-            goal = textattack.goal_functions.UntargetedClassification(
-                self.victim, query_budget=budget, model_batch_size=256
-            )
-        elif self.kind == "classification":
-            self.victim = victims.ClassifierVictim(self.ckpt, r.task)
-            goal = textattack.goal_functions.UntargetedClassification(
-                self.victim, query_budget=budget, model_batch_size=256
-            )
-        elif self.kind == "multiple_choice":
-            self.victim = victims.ChoiceVictim(self.ckpt)
-            goal = textattack.goal_functions.UntargetedClassification(
-                self.victim, query_budget=budget, model_batch_size=256
-            )
-        elif self.kind == "qa":
-            self.victim = victims.QAVictim(self.ckpt)
-            goal = goals.ExtractiveQAGoal(
-                self.victim,
-                r.lang,
-                style="mlqa" if r.task == "mlqa" else "squad",
-                criterion=goal_cfg["criterion"],
-                f1_ratio=goal_cfg["f1_ratio"] or 1.0,
-                query_budget=budget,
-            )
-        elif self.kind == "tagging":
-            self.victim = victims.TaggerVictim(self.ckpt, r.task)
-            goal = goals.TaggingGoal(self.victim, r.task, self.victim.labels, query_budget=budget)
-        else:
-            docs = loaded.dataset.to_list()
-            pool = [d for d in docs if d["side"] == "target"]
-            self.pool_index = {d["id"]: i for i, d in enumerate(pool)}
-            sources = [d["sentence"] for d in loaded.full_dataset.to_list()
-                       if d["side"] == "source"]  # fmt: skip
-            self.victim = victims.RetrievalVictim(
-                self.ckpt,
-                [d["sentence"] for d in pool],
-                scoring=goal_cfg["scoring"],
-                sources=sources if goal_cfg["scoring"] == "margin" else (),
-            )
-            goal = goals.RetrievalGoal(self.victim, top_k=goal_cfg["top_k"], query_budget=budget)
+        self.victim, goal = self._victim_and_goal(loaded)
         # The family's transformation and validity constraints exactly as the classification
         # recipe assembles them (recipes.build_attack); only goal and search differ per kind.
         recipe = recipes.build_attack(r.family, r.lang, r.params, self.victim, budget, r.seed)
@@ -308,6 +255,67 @@ class AdaptiveAttack:
         else:
             search = textattack.search_methods.GreedyWordSwapWIR(wir_method="delete")
         self.attack = textattack.Attack(goal, constraints, transformation, search)
+
+    def _victim_and_goal(self, loaded):
+        """The victim (a ``ModelWrapper`` over C's head) and the goal of this task kind."""
+        from adversarial import goals, victims
+
+        r = self.request
+        budget = r.settings["query_budget"]
+        goal_cfg = r.settings["goal"]
+        if self.ckpt.architecture.endswith(("ForCausalLM", "LMHeadModel")):
+            # The LM route: lm-eval's ``hf`` model, choices scored by log-likelihood.
+            if self.kind not in ("classification", "multiple_choice"):
+                raise XtremeAdvError(
+                    f"--model {r.model} is a causal LM ({self.ckpt.architecture}); adaptive "
+                    "attacks on a causal LM support xnli, pawsx and xcopa (log-likelihood of "
+                    f"the choices), not {r.task}"
+                )
+            from lm_eval.models.huggingface import HFLM
+
+            lm = HFLM(pretrained=r.model, device="cpu", batch_size=32)
+            task = victims.load_lm_task(r.task, r.lang, r.data_dir)
+            victim = victims.CausalLMVictim(lm, task, self._fields())
+            goal = textattack.goal_functions.UntargetedClassification(
+                victim, query_budget=budget, model_batch_size=256
+            )
+        elif self.kind == "classification":
+            victim = victims.ClassifierVictim(self.ckpt, r.task)
+            goal = textattack.goal_functions.UntargetedClassification(
+                victim, query_budget=budget, model_batch_size=256
+            )
+        elif self.kind == "multiple_choice":
+            victim = victims.ChoiceVictim(self.ckpt)
+            goal = textattack.goal_functions.UntargetedClassification(
+                victim, query_budget=budget, model_batch_size=256
+            )
+        elif self.kind == "qa":
+            victim = victims.QAVictim(self.ckpt)
+            goal = goals.ExtractiveQAGoal(
+                victim,
+                r.lang,
+                style="mlqa" if r.task == "mlqa" else "squad",
+                criterion=goal_cfg["criterion"],
+                f1_ratio=goal_cfg["f1_ratio"] or 1.0,
+                query_budget=budget,
+            )
+        elif self.kind == "tagging":
+            victim = victims.TaggerVictim(self.ckpt, r.task)
+            goal = goals.TaggingGoal(victim, r.task, victim.labels, query_budget=budget)
+        else:
+            docs = loaded.dataset.to_list()
+            pool = [d for d in docs if d["side"] == "target"]
+            self.pool_index = {d["id"]: i for i, d in enumerate(pool)}
+            sources = [d["sentence"] for d in loaded.full_dataset.to_list()
+                       if d["side"] == "source"]  # fmt: skip
+            victim = victims.RetrievalVictim(
+                self.ckpt,
+                [d["sentence"] for d in pool],
+                scoring=goal_cfg["scoring"],
+                sources=sources if goal_cfg["scoring"] == "margin" else (),
+            )
+            goal = goals.RetrievalGoal(victim, top_k=goal_cfg["top_k"], query_budget=budget)
+        return victim, goal
 
     def _fields(self) -> tuple[str, ...]:
         if self.kind == "multiple_choice":
