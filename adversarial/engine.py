@@ -525,14 +525,24 @@ def split_sentences(text: str, lang: str = "en") -> list[str]:
     """Sentences of ``text``: pysbd (Golden Rules sentence boundaries, 23 languages, knowing
     abbreviations and ordinals) where it has rules for ``lang``; Thai, Lao and Khmer at spaces
     (which separate their sentences); otherwise at sentence-final punctuation."""
-    if lang in _PYSBD_LANGS:
-        import pysbd
+    return list(_split_cached(text, lang))
 
-        segmenter = pysbd.Segmenter(language=lang, clean=False)
-        return [s.strip() for s in segmenter.segment(text) if s.strip()]
+
+@functools.lru_cache(maxsize=1 << 14)  # XNLI repeats each premise for its three hypotheses
+def _split_cached(text: str, lang: str) -> tuple[str, ...]:
+    if lang in _PYSBD_LANGS:
+        segmenter = _pysbd_segmenter(lang)
+        return tuple(s.strip() for s in segmenter.segment(text) if s.strip())
     if lang in _SPACE_SENTENCE_LANGS:
-        return [s for s in text.split() if s]
-    return _split_at_punctuation(text)
+        return tuple(s for s in text.split() if s)
+    return tuple(_split_at_punctuation(text))
+
+
+@functools.cache
+def _pysbd_segmenter(lang: str):
+    import pysbd
+
+    return pysbd.Segmenter(language=lang, clean=False)
 
 
 def _split_at_punctuation(text: str) -> list[str]:

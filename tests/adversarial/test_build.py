@@ -99,6 +99,7 @@ def test_word_level_families_build_across_scripts(out_root, xtreme_data_dir, att
         assert (out_root / "tasks" / f"xtreme_adv_{task}_{attack}_{lang}.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_distractor_keeps_answers_and_labels(out_root, xtreme_data_dir):
     for task, lang in [
         ("xquad", "de"),
