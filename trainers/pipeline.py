@@ -367,6 +367,7 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
         auto_files(config.data.ccgbank)
     check_locations(config.data)
     base = resolve_base_model(config.model)
+    text_prefix, retrieval_layer = base_card_settings(base)  # its card is checked here
     if inter:
         check_head(base, ENCODER, "intermediate training")
     check_head(base, target.head, f"target task {target.name}")
@@ -414,7 +415,6 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
 
     recipe = config.recipe if phases else "pretrained"
     if state.is_main_process:
-        text_prefix, retrieval_layer = base_card_settings(base)
         exclusions = [t["scoring_exclusion"] for p in phases for t in p["tasks"]
                       if t.get("scoring_exclusion")]  # fmt: skip
         precision = "bf16" if config.bf16 else "fp16" if config.fp16 else "fp32"
