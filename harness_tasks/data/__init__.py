@@ -211,7 +211,7 @@ def companion_split(task_name: str, split: str) -> list[dict] | None:
 def lm_eval_dataset(
     task: str, lang: str, split: str | None = None, data_dir: str | None = None, **_metadata
 ) -> object:
-    """lm-eval ``custom_dataset`` hook: the chosen split under the key ``eval``.
+    """lm-eval ``custom_dataset`` hook: the chosen split as ``eval``, few-shot rows as ``fewshot``.
 
     lm-eval calls it as ``fn(**metadata, **dataset_kwargs)``; the metadata (including the
     model's arguments) is accepted and ignored apart from ``split``, ``data_dir``,
