@@ -84,9 +84,33 @@ def mlm_identity(spec: str) -> dict:
     files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
     if not files:
         raise XtremeAdvError(f"mlm {spec}: no weight files (*.safetensors, *.bin) in {folder}")
+    _check_head_weights(spec, files)
     for file in files:
         digest.update(file.name.encode("utf-8"))
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return {"spec": spec, "sha256": digest.hexdigest()}
+
+
+# Weight-name parts of masked-LM heads: BERT/XLM-R/DeBERTa/DistilBERT/ELECTRA-generator.
+_HEAD_KEYS = ("lm_head", "cls.predictions", "vocab_projector", "generator_lm_head", "predictions.")
+
+
+def _check_head_weights(spec: str, files: list[Path]) -> None:
+    """Refuse early (before any data is read) a safetensors checkpoint without head weights;
+    :func:`load_masked_lm` checks every head weight when the model is loaded."""
+    if files[0].suffix != ".safetensors":
+        return
+    from safetensors import safe_open
+
+    names = []
+    for file in files:
+        with safe_open(str(file), framework="pt") as handle:
+            names.extend(handle.keys())
+    if not any(part in name for name in names for part in _HEAD_KEYS):
+        raise XtremeAdvError(
+            f"mlm {spec}: the checkpoint has no trained masked-LM head (no lm_head/"
+            f"cls.predictions weights in {files[0].name}); an encoder-only model would propose "
+            f"random words; {_HINT}"
+        )

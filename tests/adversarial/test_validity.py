@@ -406,3 +406,18 @@ def test_thai_character_noise_keeps_vowel_signs_and_spelling():
                     marks = [c for c in cand if unicodedata.category(c) == "Mn"]
                     assert marks == [c for c in word if unicodedata.category(c) == "Mn"], cand
     assert checked > 50
+
+
+def test_mlmswap_build_refuses_a_headless_checkpoint_before_writing(
+    tmp_path, embedded_model_dir_small, xtreme_data_dir, capsys
+):
+    from adversarial.cli import main
+
+    out = tmp_path / "adv"
+    argv = ["build", "--task", "xnli", "--langs", "de", "--attack", "mlmswap", "--limit", "4"]
+    argv += ["--param", f"mlm={embedded_model_dir_small}", "--out", str(out), "--no-progress"]
+    argv += ["--data-dir", str(xtreme_data_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no trained masked-LM head" in err
+    assert not out.exists()
