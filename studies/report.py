@@ -59,7 +59,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
     labels = [f"{c['task']} {c['lang']} {c['attack']}" for c in rows]
     height = max(2.5, 0.32 * len(rows) + 1.4)
-    fig, ax = plt.subplots(figsize=(7.5, height), dpi=110)
+    fig, ax = plt.subplots(figsize=(9.5, height), dpi=110)
     for y, c in enumerate(rows):
         diff = 100 * c["diff"]
         color = "#b2182b" if c.get("significant") else "#4d4d4d"
@@ -77,7 +77,7 @@ def plot(rows: list[dict], path: Path) -> None:
     )
     ax.plot([], [], "o", color="#b2182b", label="BH-adjusted p < 0.05")
     ax.plot([], [], "o", color="#4d4d4d", label="not significant / not tested")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.grid(axis="x", color="#eeeeee")
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
