@@ -15,7 +15,7 @@ import pytest
 from harness_tasks import cli
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("harness_tasks", "adversarial", "trainers", "leaderboards")
+PACKAGES = ("harness_tasks", "adversarial", "trainers", "leaderboards", "studies")
 
 
 def _project_parsers() -> dict[str, argparse.ArgumentParser]:
@@ -23,6 +23,7 @@ def _project_parsers() -> dict[str, argparse.ArgumentParser]:
     from harness_tasks.demo import _parser as demo
     from harness_tasks.embedded.cli import _parser as model
     from leaderboards.cli import _parser as leaderboard
+    from studies.cli import _parser as study
     from trainers.cli import build_parser as train
 
     return {
@@ -30,6 +31,7 @@ def _project_parsers() -> dict[str, argparse.ArgumentParser]:
         "harness_tasks/demo.py": demo(),
         "harness_tasks/embedded/cli.py": model(),
         "leaderboards/cli.py": leaderboard(),
+        "studies/cli.py": study(),
         "trainers/cli.py": train(),
     }
 
