@@ -41,6 +41,7 @@ def _accuracy(checkpoint, docs):
     return retrieval.mean_scored(items)
 
 
+@pytest.mark.slow
 def test_tatoeba_direction_per_protocol(small_checkpoint, xtreme_data_dir, monkeypatch):
     monkeypatch.setenv("XTREME_ADV_EMBED_CACHE", "off")
     src = [line for line in open(xtreme_data_dir / "tatoeba" / "tatoeba.deu-eng.deu")]
