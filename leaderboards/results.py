@@ -332,12 +332,22 @@ _EXTRA_ADV = (
 )  # fmt: skip
 
 
+_STRINGS: dict[str, str] = {}
+
+
+def _shared(text: str) -> str:
+    """One object per distinct string: task and data hashes repeat for every model."""
+    return _STRINGS.setdefault(text, text)
+
+
 def _extra(entry: object, adversarial: bool) -> dict:
     """The fields of a task's ``xtreme_adv`` entry that are used (80,000 tasks at 200 models)."""
     if not isinstance(entry, dict):
         return {}
     keys = _EXTRA_ADV if adversarial else _EXTRA_CLEAN
-    return {k: entry[k] for k in keys if k in entry}
+    return {
+        k: _shared(entry[k]) if isinstance(entry[k], str) else entry[k] for k in keys if k in entry
+    }
 
 
 def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelRun:
@@ -423,7 +433,7 @@ def read_results(files: FileSet, name: str, with_samples: bool = True) -> ModelR
             stderr=stderr,
             n=n,
             version=version_str(data["versions"][task_name]),
-            task_hash=task_hash if isinstance(task_hash, str) else None,
+            task_hash=_shared(task_hash) if isinstance(task_hash, str) else None,
             config={},  # not kept: 2 KB a task, 80,000 tasks at 200 models
             source=origin,
             date=date,

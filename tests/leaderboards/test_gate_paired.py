@@ -14,7 +14,7 @@ from leaderboards.synthetic import SyntheticModel, write_results_folder
 
 from .conftest import edit_results, results_file
 
-LANGS = ["de", "fr", "sw", "ur"]
+LANGS = ["de", "sw"]
 PLAN = [("xnli", LANGS, ["charnoise", "visual"])]
 N = 1000
 
@@ -32,16 +32,17 @@ def base(tmp_path_factory):
 
 def _check(baseline, results, *more):
     return main(
-        ["check", "--baseline", str(baseline), "--results", str(results), "--bootstrap", "400",
+        ["check", "--baseline", str(baseline), "--results", str(results), "--bootstrap", "300",
          *more]
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_fresh_samples_of_the_same_model_pass(base, tmp_path, capsys):
     # Each fresh sample redraws every per-document outcome (a new evaluation run, new noise):
-    # 8 tasks x 3 measures per check, 6 checks.
+    # 4 rows x 3 measures per check, 4 checks.
     failed = []
-    for run in range(1, 7):
+    for run in range(1, 5):
         folder = tmp_path / f"fresh{run}"
         write_results_folder(folder, _model(), PLAN, n_docs=N, seed=run)
         rc = _check(base, folder)

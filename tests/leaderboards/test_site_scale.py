@@ -34,8 +34,8 @@ def _models(n: int) -> list[SyntheticModel]:
 
 def _site(root: Path, n: int) -> Path:
     for m in _models(n):
-        write_results_folder(root / "res", m, PLAN, n_docs=30)
-    assert main(["build", str(root / "res"), "--out", str(root / "site"), "--bootstrap", "50"]) == 0
+        write_results_folder(root / "res", m, PLAN, n_docs=12)
+    assert main(["build", str(root / "res"), "--out", str(root / "site"), "--bootstrap", "20"]) == 0
     return root / "site"
 
 
