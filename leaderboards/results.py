@@ -240,6 +240,7 @@ def read_samples(
     den: list[float] = []
     score: list[float] = []
     clusters: list[int] = []
+    rule, threshold = "rank", None  # BUCC's threshold rule (harness_tasks' protocol field)
     seen: set[str] = set()
     count = 0
     for number, line in iter_jsonl_lines(lines, origin):
@@ -278,6 +279,11 @@ def read_samples(
             )
         ids.append(doc_id)
         if kind == "bucc":
+            if isinstance(value, list | tuple) and len(value) == 5:
+                if value[3] == "xtreme":
+                    rule = "xtreme"
+                if value[3] == "xtreme" and isinstance(value[4], int | float) and threshold is None:
+                    threshold = float(value[4])
             gold, mined, s = unit
             num.append(float(bool(mined) and gold == mined))
             den.append(float(bool(gold)))
@@ -302,6 +308,8 @@ def read_samples(
         None if kind == "mean" else np.asarray(den, dtype=np.float64),
         np.asarray(score, dtype=np.float64) if kind == "bucc" else None,
         np.asarray(clusters, dtype=np.int64) if clusters else None,
+        rule,
+        threshold,
     )
     if kind == "mean" and (values.min() < 0.0 or values.max() > 1.0):
         raise LeaderboardError(f"{origin}: {task.metric} per sample outside [0, 1]")

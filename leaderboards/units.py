@@ -112,8 +112,9 @@ def unit_value(kind: str, value: object) -> tuple[float, float] | tuple[str, str
         g = set(conll_spans(gold))
         p = set(conll_spans(pred))
         return 2.0 * len(g & p), float(len(g) + len(p))
-    if isinstance(value, list | tuple) and len(value) == 3:  # bucc
-        gold, mined, score = value
+    if isinstance(value, list | tuple) and len(value) in (3, 5):  # bucc
+        # (gold, mined, score) or harness_tasks' (gold, mined, score, protocol, threshold)
+        gold, mined, score = value[:3]
         if isinstance(gold, str) and isinstance(mined, str):
             if isinstance(score, int | float) and not isinstance(score, bool):
                 return gold, mined, float(score)
@@ -132,6 +133,8 @@ class Scores:
     den: np.ndarray | None  # None: all ones (kind "mean"); bucc: 1.0 where a gold target exists
     score: np.ndarray | None = None  # bucc: mining score (-inf: nothing mined)
     cluster: np.ndarray | None = None  # QA: context key per document
+    rule: str = "rank"  # bucc: "rank" (xtreme-adv) or "xtreme" (ties at the threshold kept)
+    threshold: float | None = None  # bucc, rule "xtreme": the threshold chosen on dev
 
     @property
     def binary(self) -> bool:
@@ -156,6 +159,8 @@ class Scores:
             None if self.den is None else self.den[positions],
             None if self.score is None else self.score[positions],
             None if self.cluster is None else self.cluster[positions],
+            self.rule,
+            self.threshold,
         )
 
     def value(self) -> float:
@@ -172,6 +177,8 @@ class Side:
     den: np.ndarray
     score: np.ndarray | None = None
     unit_den: bool = False  # every denominator is 1 (documents of a mean, not clusters)
+    rule: str = "rank"
+    threshold: float | None = None
 
     @staticmethod
     def of(scores: Scores, units: np.ndarray | None = None, n_units: int = 0) -> Side:
@@ -179,7 +186,8 @@ class Side:
         num = np.asarray(scores.num, dtype=np.float64)  # 0/1 values are stored as uint8
         den = np.ones_like(num) if scores.den is None else scores.den
         if scores.kind == "bucc":
-            return Side("bucc", num, den, scores.score)
+            return Side("bucc", num, den, scores.score, rule=scores.rule,
+                        threshold=scores.threshold)  # fmt: skip
         if units is None:
             return Side(scores.kind, num, den, unit_den=scores.den is None)
         return Side(
@@ -216,6 +224,31 @@ class Side:
             return None
         return stats.ratio_jackknife(self.num, self.den)
 
+    def _xtreme(self, w: np.ndarray) -> float:
+        """XTREME's rule (``bucc_optimize`` then ``bucc_extract``), units weighted by ``w``: the
+        threshold is the dev one when given, else the midpoint between the best-F1 cut's score
+        and the next mined score; then every pair scoring at least the threshold is kept."""
+        assert self.score is not None
+        gold = float(w @ self.den)
+        mined = np.isfinite(self.score) & (w > 0)
+        if gold == 0 or not mined.any():
+            return 0.0
+        order = np.flatnonzero(mined)[np.argsort(-self.score[mined], kind="stable")]
+        scores, weights, hits = self.score[order], w[order], (w * self.num)[order]
+        threshold = self.threshold
+        if threshold is None:
+            cum_hits, cum_rank = np.cumsum(hits), np.cumsum(weights)
+            f1 = np.where(cum_hits > 0, 2 * cum_hits / (cum_rank + gold), 0.0)
+            best = int(np.argmax(f1))  # the first maximum, as the strict ">" of the loop
+            if f1[best] <= 0:
+                threshold = 0.0
+            else:
+                following = scores[best + 1] if best + 1 < scores.size else scores[best]
+                threshold = (scores[best] + following) / 2
+        keep = scores >= threshold
+        correct = float(hits[keep].sum())
+        return 2 * correct / (float(weights[keep].sum()) + gold) if correct else 0.0
+
     def _bucc(self, counts: np.ndarray) -> np.ndarray:
         """Best-threshold F1 (XTREME's ``bucc_optimize``) with each unit weighted by counts.
 
@@ -224,6 +257,8 @@ class Side:
         the maximum over weighted cut-offs equals that over the expanded list.
         """
         assert self.score is not None
+        if self.rule == "xtreme":
+            return np.array([self._xtreme(w) for w in counts])
         gold_total = counts @ self.den
         mined = np.isfinite(self.score)
         order = np.argsort(-self.score[mined], kind="stable")

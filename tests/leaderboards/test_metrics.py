@@ -137,3 +137,27 @@ def test_conll_spans_equal_seqeval_get_entities():
     for _ in range(3000):
         tags = [vocab[int(k)] for k in rng.integers(0, len(vocab), int(rng.integers(0, 12)))]
         assert conll_spans(tags) == get_entities(tags), tags
+
+
+@pytest.mark.parametrize("protocol", ["xtreme-adv", "xtreme", "xtreme-dev-threshold"])
+def test_bucc_rescoring_equals_the_harness_aggregation(protocol):
+    """harness_tasks logs (gold, mined, score, protocol, threshold); both threshold rules."""
+    from harness_tasks.metrics import retrieval
+
+    from leaderboards.names import TaskName
+    from leaderboards.results import TaskResult, read_samples
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        items, lines = [], []
+        for i in range(int(rng.integers(5, 40))):
+            gold = f"t{i}" if rng.random() < 0.8 else ""
+            mined = gold if rng.random() < 0.6 else f"t{int(rng.integers(100, 110))}"
+            score = float(rng.choice([0.5, 0.6, 0.7, 0.8, 0.9]))  # ties on purpose
+            threshold = 0.65 if protocol == "xtreme-dev-threshold" else None
+            value = [gold, mined, score, protocol.replace("-dev-threshold", ""), threshold]
+            items.append(tuple(value))
+            lines.append(json.dumps({"doc": {"id": str(i)}, "f1": value}).encode())
+        task = TaskResult(TaskName("bucc", "de"), "f1", 0.0, None, 1, "1.0", None, {}, "x", 0.0)
+        scores, _ = read_samples(lines, "x", task)
+        assert scores.value() == pytest.approx(retrieval.bucc_f1(items), abs=1e-12)
