@@ -143,7 +143,6 @@ def test_conll_spans_equal_seqeval_get_entities():
 def test_bucc_rescoring_equals_the_harness_aggregation(protocol):
     """harness_tasks logs (gold, mined, score, protocol, threshold); both threshold rules."""
     from harness_tasks.metrics import retrieval
-
     from leaderboards.names import TaskName
     from leaderboards.results import TaskResult, read_samples
 
