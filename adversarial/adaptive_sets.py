@@ -34,13 +34,13 @@ from pathlib import Path
 from adversarial import recipes
 from adversarial.build import (
     CHUNK_SIZE,
-    _limited_rows,
     _model_identity,
     _replace_dir,
     atomic_write_text,
     config_key,
     default_root,
     library_versions,
+    load_limited_split,
     set_dir,
     sha256_file,
     work_dir,
@@ -142,13 +142,7 @@ class AdaptiveRequest:
 
     def load(self):
         """The clean split (retrieval: every candidate kept under ``limit``)."""
-        from harness_tasks.data import load_eval_split
-
-        loaded = load_eval_split(self.task, self.lang, split=self.split, data_dir=self.data_dir)
-        loaded.full_dataset = loaded.dataset
-        if self.limit is not None:
-            loaded.dataset = loaded.dataset.select(_limited_rows(loaded.dataset, self.limit))
-        return loaded
+        return load_limited_split(self.task, self.lang, self.split, self.data_dir, self.limit)
 
     def config(self, loaded) -> dict:
         """Everything the output depends on; its hash names the work folder."""

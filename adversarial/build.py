@@ -190,14 +190,7 @@ class BuildRequest:
 
     def load(self):
         """Load the clean evaluation split (a user error if it does not exist)."""
-        from harness_tasks.data import load_eval_split
-
-        loaded = load_eval_split(self.task, self.lang, split=self.split, data_dir=self.data_dir)
-        # Distractor and entity pools come from the whole split, also under --limit.
-        loaded.full_dataset = loaded.dataset
-        if self.limit is not None:
-            loaded.dataset = loaded.dataset.select(_limited_rows(loaded.dataset, self.limit))
-        return loaded
+        return load_limited_split(self.task, self.lang, self.split, self.data_dir, self.limit)
 
     def config(self, loaded) -> dict:
         """Everything the output depends on; its hash names the work folder."""
@@ -231,6 +224,21 @@ def _limited_rows(dataset, limit: int) -> list[int]:
     sides = dataset["side"]
     sources = [i for i, side in enumerate(sides) if side == "source"][:limit]
     return sorted(sources + [i for i, side in enumerate(sides) if side != "source"])
+
+
+def load_limited_split(task: str, lang: str, split, data_dir, limit: int | None):
+    """The clean split to attack: ``limit`` documents (retrieval: queries), ``full_dataset`` whole.
+
+    Distractor and entity pools, and the retrieval candidate pool, come from the whole split,
+    also under ``--limit``; a user error if the split does not exist.
+    """
+    from harness_tasks.data import load_eval_split
+
+    loaded = load_eval_split(task, lang, split=split, data_dir=data_dir)
+    loaded.full_dataset = loaded.dataset
+    if limit is not None:
+        loaded.dataset = loaded.dataset.select(_limited_rows(loaded.dataset, limit))
+    return loaded
 
 
 def _model_identity(path: str | None) -> dict | None:

@@ -386,7 +386,9 @@ def recipe_groups(
     """(intermediate seeds -> run, direct seeds -> run) for every matched pair of seed sets.
 
     Matching follows contracts.md section 5: same base weights, target task and seed; only
-    seeds present in both recipes are compared.
+    seeds present in both recipes are compared. A target with no target-task training
+    (retrieval: Tatoeba, BUCC) has no ``direct`` model: ``train direct`` writes the base model
+    as recipe ``pretrained``, and that is the baseline the intermediate model is compared with.
     """
     groups: dict[tuple, dict[int, ModelRun]] = defaultdict(dict)
     for run in runs.values():
@@ -404,7 +406,9 @@ def recipe_groups(
     for key, inter in sorted(groups.items()):
         if key[2] != "intermediate":
             continue
-        direct = groups.get((key[0], key[1], "direct", ()))
+        direct = groups.get((key[0], key[1], "direct", ())) or groups.get(
+            (key[0], key[1], "pretrained", ())
+        )
         if not direct:
             continue
         seeds = sorted(set(inter) & set(direct))
@@ -413,10 +417,10 @@ def recipe_groups(
     return out
 
 
-def _comparison_id(card: dict) -> str:
+def _comparison_id(card: dict, baseline_recipe: str = "direct") -> str:
     label = "+".join(sorted(card.get("intermediate_tasks") or [])) or "intermediate"
     base = card["base_model"].get("name", card["base_model"]["sha256"][:12])
-    return f"{base}/{card.get('target_task')}: {label} vs direct"
+    return f"{base}/{card.get('target_task')}: {label} vs {baseline_recipe}"
 
 
 def _doc_level_test(
@@ -482,7 +486,7 @@ def compare(
     """
     seeds = sorted(inter)
     first = inter[seeds[0]].provenance
-    cid = _comparison_id(first)
+    cid = _comparison_id(first, direct[seeds[0]].provenance["recipe"])
     tasks = set.intersection(
         *(tasks_of[run.model_id] for run in [*inter.values(), *direct.values()])
     )

@@ -322,3 +322,21 @@ def test_five_point_difference_on_1000_documents_is_significant_on_its_side(tmp_
     assert item["diff"] == pytest.approx(0.05)
     assert item["p"] < 0.05 and item["significant"]
     assert item["ci_examples"][0] > 0
+
+
+def test_retrieval_intermediate_is_compared_with_the_pretrained_base(tmp_path):
+    """Tatoeba has no target training: `train direct` writes recipe `pretrained`, the baseline."""
+    plan = [("tatoeba", ["de"], ["charnoise"])]
+    models = [
+        SyntheticModel(f"e5s-tatoeba-{tag}-s{s}", recipe=recipe, seed=s, target_task="tatoeba",
+                       intermediate_tasks=inter, robustness=rob)
+        for s in (1, 2)
+        for tag, recipe, inter, rob in (("pre", "pretrained", [], 0.7), ("anli", "intermediate",
+                                                                        ["anli"], 0.9))
+    ]  # fmt: skip
+    for m in models:
+        write_results_folder(tmp_path, m, plan, n_docs=40)
+    (item,) = build_board(read_inputs([tmp_path]), n_boot=50, seed=0).comparisons
+    assert item["comparison"].endswith("anli vs pretrained")
+    assert item["direct_models"] == ["e5s-tatoeba-pre-s1", "e5s-tatoeba-pre-s2"]
+    assert item["seeds"] == [1, 2]
