@@ -43,6 +43,7 @@ from adversarial.build import (
     load_limited_split,
     set_dir,
     sha256_file,
+    split_config,
     work_dir,
 )
 from adversarial.engine import TEXT_FIELDS, shift_offset
@@ -156,14 +157,7 @@ class AdaptiveRequest:
             "params": self.params,
             "seed": self.seed,
             "adaptive": self.settings,
-            "split": loaded.split,
-            "source": {
-                "path": str(loaded.source),
-                "sha256": loaded.sha256,
-                "n_docs": len(loaded.full_dataset),
-            },
-            "limit": self.limit,
-            "n_rows": len(loaded.dataset),
+            **split_config(loaded, self.limit),
             "source_model": self.identity,
             "chunk_size": CHUNK_SIZE,
             "versions": library_versions(),

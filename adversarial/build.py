@@ -201,14 +201,7 @@ class BuildRequest:
             "attack": self.attack,
             "params": self.params,
             "seed": self.seed,
-            "split": loaded.split,
-            "source": {
-                "path": str(loaded.source),
-                "sha256": loaded.sha256,
-                "n_docs": len(loaded.full_dataset),
-            },
-            "limit": self.limit,
-            "n_rows": len(loaded.dataset),
+            **split_config(loaded, self.limit),
             "source_model": _model_identity(self.source_model),
             "chunk_size": CHUNK_SIZE,
             "versions": library_versions(),
@@ -224,6 +217,20 @@ def _limited_rows(dataset, limit: int) -> list[int]:
     sides = dataset["side"]
     sources = [i for i, side in enumerate(sides) if side == "source"][:limit]
     return sorted(sources + [i for i, side in enumerate(sides) if side != "source"])
+
+
+def split_config(loaded, limit: int | None) -> dict:
+    """The attacked split's part of a build configuration: split, source hash, limit, rows."""
+    return {
+        "split": loaded.split,
+        "source": {
+            "path": str(loaded.source),
+            "sha256": loaded.sha256,
+            "n_docs": len(loaded.full_dataset),
+        },
+        "limit": limit,
+        "n_rows": len(loaded.dataset),
+    }
 
 
 def load_limited_split(task: str, lang: str, split, data_dir, limit: int | None):
