@@ -114,6 +114,12 @@ def _add_run_flags(p: argparse.ArgumentParser, intermediate: bool) -> None:
         help="any other transformers TrainingArguments field (repeatable)",
     )
     p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the libraries' logs and warnings and Trainer's log lines "
+        "(default: a progress bar per phase and one summary line)",
+    )
+    p.add_argument(
         "--max-train-examples",
         default=None,
         metavar="N",
@@ -262,6 +268,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         ),
         model_id=pick(ns.model_id, "model_id"),
         keep_checkpoints=bool(pick(ns.keep_checkpoints, "keep_checkpoints", False)),
+        verbose=bool(ns.verbose),
     )
 
 
@@ -310,10 +317,19 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         config = config_from_args(ns)
         config.command = ["xtreme-adv", "train", *argv]
-        from trainers.pipeline import run  # heavy imports only when training
+        from trainers.output import configure_output, summary_line  # heavy imports: training
 
-        out = run(config)
-        print(out)
+        restore = configure_output(config.verbose)
+        try:
+            from accelerate import PartialState
+
+            from trainers.pipeline import run
+
+            out = run(config)
+            if PartialState().is_main_process:
+                print(summary_line(out), flush=True)
+        finally:
+            restore()
         return 0
     except TrainUserError as err:
         sys.stderr.write(f"{PROG}: error: {err}\n")

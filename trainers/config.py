@@ -62,6 +62,7 @@ class RunConfig:
     model_id: str | None = None
     keep_checkpoints: bool = False
     command: list[str] | None = None  # the command line, for the card (not compared on resume)
+    verbose: bool = False  # libraries' logs and Trainer's log dicts (not compared on resume)
 
     def record(self, base_sha256: str) -> dict:
         """What makes two runs the same run (compared when resuming in a folder)."""

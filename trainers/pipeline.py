@@ -54,6 +54,7 @@ from trainers.multitask import (
     MultiTaskTrainer,
     TaskBatchSampler,
 )
+from trainers.output import LogFinalStep, install_progress, trainer_log_levels
 from trainers.presets import PhaseSettings
 from trainers.provenance import build_card, render_model_card, run_environment
 from trainers.runfolder import CARD_FILE, WORK, RunFolder, write_json_atomic, write_text_atomic
@@ -92,7 +93,8 @@ def training_arguments(
         "fp16": config.fp16,
         "use_cpu": cpu_only(),
         "save_safetensors": True,
-        "disable_tqdm": True,
+        # Quiet by default: Trainer's log level, its progress bar (trainers.output).
+        **trainer_log_levels(config.verbose),
         # Under DDP a multi-task batch leaves the other tasks' heads unused.
         "ddp_find_unused_parameters": multitask,
     }
@@ -130,7 +132,9 @@ def _train(trainer: Trainer, output_dir: Path) -> dict:
         "global_step": trainer.state.global_step,
         "epoch": trainer.state.epoch,
         "train_loss": result.training_loss if not last else None,
+        # The loss of the last logging window (LogFinalStep logs the final step too).
         "last_logged_loss": history[-1]["loss"] if history else None,
+        "last_logged_step": history[-1]["step"] if history else None,
         "train_samples_per_second": result.metrics.get("train_samples_per_second"),
         "resumed_from": Path(last).name if last else None,
     }
@@ -216,9 +220,10 @@ def intermediate_phase(
         train_dataset=MultiTaskDataset(features),
         data_collator=MultiTaskCollator([HEADS[d.task.head].collator(tokenizer) for d in data]),
         processing_class=tokenizer,
-        callbacks=[NoFinalCheckpoint(), *callbacks],
+        callbacks=[NoFinalCheckpoint(), LogFinalStep(), *callbacks],
         task_batch_sampler=sampler,
     )
+    install_progress(trainer, "intermediate", config.verbose)
     metrics = _train(trainer, work)
     metrics["examples_per_epoch"] = dict(
         zip([d.task.name for d in data], sampler.per_task_examples(), strict=True)
@@ -274,8 +279,9 @@ def target_phase(
         train_dataset=features,
         data_collator=head.collator(tokenizer),
         processing_class=tokenizer,
-        callbacks=[NoFinalCheckpoint(), *callbacks],
+        callbacks=[NoFinalCheckpoint(), LogFinalStep(), *callbacks],
     )
+    install_progress(trainer, "target", config.verbose)
     metrics = _train(trainer, work)
     record = _phase_record("target", [data], settings, config, args, metrics)
     if trainer.is_world_process_zero():
@@ -378,7 +384,7 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
         folder.check(record)
         if PartialState().is_main_process:
             folder.tidy(config.keep_checkpoints)
-        log.warning("already finished: %s", folder.out)
+        log.info("already finished: %s", folder.out)
         return folder.out
     tokenizer = _load_tokenizer(base)
     for task in [*inter, target]:
@@ -439,7 +445,7 @@ def run(config: RunConfig, callbacks: Sequence[TrainerCallback] = ()) -> Path:
             },
         )
         folder.tidy(config.keep_checkpoints)
-        log.warning("finished %s: %s", card["model_id"], folder.out)
+        log.info("finished %s: %s", card["model_id"], folder.out)
     state.wait_for_everyone()
     return folder.out
 
