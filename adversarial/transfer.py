@@ -1,20 +1,21 @@
 """Sets transferred from a source model: TextAttack's ``Attack`` run on each document.
 
 The recipe is the family's (:func:`adversarial.recipes.build_attack`: transformation,
-constraints, ``UntargetedClassification``, ``GreedyWordSwapWIR``) over the dynamic-padding,
-caching wrapper (:class:`adversarial.model_wrapper.DynamicPaddingWrapper`).
+constraints, ``UntargetedClassification``) over the dynamic-padding, caching wrapper
+(:class:`adversarial.model_wrapper.DynamicPaddingWrapper`), searched by
+:class:`adversarial.minimal.MinimalGreedyWordSwapWIR`: ``GreedyWordSwapWIR``, then the fewest of
+its edits that still flip the source model. Each row records its queries and edit counts.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections import OrderedDict
 from typing import Any
 
 from adversarial import recipes
 from adversarial.engine import TEXT_FIELDS
-from adversarial.segment import word_spans
+from adversarial.minimal import MinimalGreedyWordSwapWIR, word_edits
 from adversarial.textattack_compat import AttackedText, language, textattack
 from harness_tasks.errors import XtremeAdvError
 
@@ -48,33 +49,20 @@ def label_index(task: str, model: Any) -> list[int]:
     return [by_name[label.lower()] for label in labels]
 
 
-def word_edits(a: str, b: str, lang: str) -> list[dict]:
-    """Word-level edits turning ``a`` into ``b``: difflib over the two word sequences, each
-    replaced run of words reported with its character spans in ``a`` and ``b``."""
-    sa, sb = word_spans(a, lang), word_spans(b, lang)
-    wa, wb = [a[s:e] for s, e in sa], [b[s:e] for s, e in sb]
-    out = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
-        if tag == "equal":
-            continue
-        start = sa[i1][0] if i1 < len(sa) else len(a)
-        end = sa[i2 - 1][1] if i2 > i1 else start
-        new_start = sb[j1][0] if j1 < len(sb) else len(b)
-        new_end = sb[j2 - 1][1] if j2 > j1 else new_start
-        out.append(
-            {
-                "start": start,
-                "end": end,
-                "original": a[start:end],
-                "perturbed": b[new_start:new_end],
-                "new_start": new_start,
-            }
-        )
-    return out
+def result_row(
+    doc: dict,
+    task: str,
+    lang: str,
+    result,
+    similarity: float | None,
+    search: dict | None = None,
+) -> dict:
+    """Row of a transferred set from a TextAttack result.
 
-
-def result_row(doc: dict, task: str, lang: str, result, similarity: float | None) -> dict:
-    """Row of a transferred set from a TextAttack result."""
+    With ``search`` (what :class:`adversarial.minimal.MinimalGreedyWordSwapWIR` reports) the
+    row also records the model queries spent (``adv_queries``), the edits the greedy search
+    made before the reduction (``adv_search_edits``) and how it was reduced (``adv_minimal``).
+    """
     fields = TEXT_FIELDS[task]
     row = dict(doc)
     perturbed = result.perturbed_result.attacked_text
@@ -105,19 +93,29 @@ def result_row(doc: dict, task: str, lang: str, result, similarity: float | None
         adv_similarity=float(similarity) if similarity is not None else None,
         adv_ratio=round(len(modified) / n_words, 6) if edits else 0.0,
     )
+    if search is not None:
+        row.update(
+            adv_queries=int(result.perturbed_result.num_queries),
+            adv_search_edits=int(search.get("search_edits", 0)),
+            adv_minimal=str(search.get("minimal", "")),
+        )
     return row
 
 
 class TransferAttack:
-    """Attacks documents against a source classifier; one TextAttack ``Attack`` per build."""
+    """Attacks documents against a source classifier; one TextAttack ``Attack`` per build,
+    its similarity constraint at ``floor`` when given (else the family's ``min_similarity``)."""
 
-    def __init__(self, request, encoder):
+    def __init__(self, request, encoder, floor: float | None = None):
         from adversarial.model_wrapper import DynamicPaddingWrapper
+        from adversarial.similarity import EmbeddingSimilarityFloor
 
         self.request = request
         self.encoder = encoder
         self.wrapper = DynamicPaddingWrapper.from_pretrained(request.source_model)
         self.labels = label_index(request.task, self.wrapper.model)
+        # Each example stops at the fewest of the greedy search's edits that flip the model.
+        self.search = MinimalGreedyWordSwapWIR(request.lang)
         self.attack = recipes.build_attack(
             request.family,
             request.lang,
@@ -125,7 +123,13 @@ class TransferAttack:
             self.wrapper,
             query_budget=None,
             seed=request.seed,
+            search=self.search,
         )
+        # ``floor``: the calibrated floor (adversarial.calibration), max(min_similarity, the
+        # floor_quantile of unrelated pairs), which the manifest reports as the set's floor.
+        for constraint in self.attack.constraints:
+            if floor is not None and isinstance(constraint, EmbeddingSimilarityFloor):
+                constraint.floor = float(floor)
 
     def run(self, docs: list[dict], start: int) -> list[dict]:
         """Rows for ``docs`` (rows ``start``.. of the split)."""
@@ -137,14 +141,16 @@ class TransferAttack:
         self.wrapper.cache.clear()
         r = self.request
         for doc in docs:
+            self.search.last = None
             with language(r.lang):
                 text = AttackedText(OrderedDict((f, doc[f]) for f in fields))
                 result = self.attack.attack(text, self.labels[doc["label"]])
+            search = self.search.last or {"search_edits": 0, "minimal": ""}
             sims = None
             if self.encoder is not None:
                 pairs = [
                     (doc[f], result.perturbed_result.attacked_text._text_input[f]) for f in fields
                 ]
                 sims = float(min(self.encoder.similarity(pairs)))
-            rows.append(result_row(doc, r.task, r.lang, result, sims))
+            rows.append(result_row(doc, r.task, r.lang, result, sims, search))
         return rows
