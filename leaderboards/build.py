@@ -20,6 +20,7 @@ from leaderboards.report import COMPARISON_FIELDS, ROW_FIELDS, markdown, write_c
 from leaderboards.results import ModelRun, merge_runs, read_inputs
 from leaderboards.site import render_site
 from leaderboards.stats import DEFAULT_BOOTSTRAP, DEFAULT_SEED
+from leaderboards.validity import load_validity
 
 SITE_MARKER = "leaderboard.json"
 
@@ -182,13 +183,20 @@ def build(
     seed: int = DEFAULT_SEED,
     with_samples: bool = True,
     extra_runs: list[ModelRun] | None = None,
+    validity: list[Path] | None = None,
+    validated_only: bool = False,
 ) -> Built:
-    """Build the leaderboard site for lm-eval output folders ``inputs`` into ``out``."""
+    """Build the leaderboard site for lm-eval output folders ``inputs`` into ``out``.
+
+    ``validity``: ``validity.json`` files (or folders holding them) of judged sets; with
+    ``validated_only`` every score is computed on the documents judged valid.
+    """
     with _gc_paused():
+        judged = load_validity(validity) if validity else None
         runs = read_inputs(inputs, with_samples) if inputs else {}
         if extra_runs:
             runs = merge_runs([*runs.values(), *extra_runs])
-        board = build_board(runs, n_boot, seed)
+        board = build_board(runs, n_boot, seed, judged, validated_only)
         files = render_files(board)
         write_tree_atomic(out, files)
     return Built(board, Path(out), render_text(files["summary.md"]))

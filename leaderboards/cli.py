@@ -46,6 +46,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore per-sample files (no intervals, flips or McNemar)",
     )
+    build.add_argument(
+        "--validity",
+        type=Path,
+        action="append",
+        help="human judgments of attack sets: a validity.json, a set folder or a root of sets "
+        "(repeatable); rows show the validity rate and scores on documents judged valid",
+    )
+    build.add_argument(
+        "--validated-only",
+        action="store_true",
+        help="score every row on the documents judged valid only (needs --validity); rows "
+        "without judgments are left out and listed",
+    )
 
     submit = sub.add_parser("submit", help="pack results and provenance into one .tar.gz")
     submit.add_argument("results", nargs="+", type=Path, help="lm-eval --output_path folders")
@@ -107,6 +120,8 @@ def _build(args: argparse.Namespace) -> int:
     from leaderboards.build import build
     from leaderboards.submission import check_submission
 
+    if args.validated_only and not args.validity:
+        raise LeaderboardError("--validated-only needs judgments: pass --validity PATH")
     folders, extra = [], []
     for path in args.results:
         if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
@@ -122,7 +137,7 @@ def _build(args: argparse.Namespace) -> int:
             folders.append(path)
     built = build(
         folders, args.out, _positive(args.bootstrap, "bootstrap"), args.seed,
-        not args.no_samples, extra,
+        not args.no_samples, extra, args.validity, args.validated_only,
     )  # fmt: skip
     sys.stdout.write(built.summary)
     print(f"\nsite: {(built.out / 'index.html').resolve()}")

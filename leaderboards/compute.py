@@ -8,7 +8,7 @@ are paired by ``doc.id`` (docs/contracts.md section 6).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from leaderboards.holdout import attack_kind, check_run
 from leaderboards.names import TaskName, parse_task
 from leaderboards.results import ModelRun, TaskResult
 from leaderboards.units import Scores, Side
+from leaderboards.validity import SetValidity, match, row_fields, set_summary
 
 SCHEMA = "xtreme-adv/leaderboard/1"
 ALPHA = 0.05
@@ -33,6 +34,7 @@ class Board:
     comparisons: list[dict]
     comparison_averages: list[dict]
     settings: dict
+    validity: list[dict] = field(default_factory=list)  # judged sets (leaderboards.validity)
 
     def to_json(self) -> dict:
         """The leaderboard as JSON (schema ``xtreme-adv/leaderboard/1``)."""
@@ -44,6 +46,7 @@ class Board:
             "averages": self.averages,
             "comparisons": self.comparisons,
             "comparison_averages": self.comparison_averages,
+            "validity": self.validity,
         }
 
 
@@ -616,15 +619,86 @@ def _comparison_averages(items: list[dict], replicates: dict[str, np.ndarray]) -
     return out
 
 
-def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
+# Row fields computed on the documents judged valid only (leaderboards.validity).
+VALID_FIELDS = ("clean", "adv", "drop", "clean_ci", "adv_ci", "drop_ci", "n_paired")
+
+
+def restrict_to_valid(adv: TaskResult, record: SetValidity) -> TaskResult | None:
+    """``adv`` with its samples restricted to the documents judged valid (None: none left)."""
+    if adv.samples is None:
+        return None
+    valid = record.valid_ids()
+    keep = [i for i, doc in enumerate(adv.samples.ids) if doc in valid]
+    if not keep:
+        return None
+    return replace(adv, samples=adv.samples.take(np.asarray(keep, dtype=np.int64)))
+
+
+def _validity_columns(
+    row: dict, record: SetValidity | None, valid_row: dict | None, reason: str | None
+) -> None:
+    """Add the set's validity rate and the validated-only scores (or why there are none)."""
+    fields = row_fields(record)
+    for key in ("valid_rate", "label_changed_rate", "unreadable_rate"):
+        fields[key] = _r(fields[key])
+    fields["valid_ci"] = None if fields["valid_ci"] is None else _ci(fields["valid_ci"])
+    row.update(fields)
+    row["validated_only"] = reason or "computed"
+    for key in VALID_FIELDS:
+        name = "n_valid" if key == "n_paired" else key.replace("_ci", "") + "_valid"
+        name += "_ci" if key.endswith("_ci") else ""
+        row[name] = None if valid_row is None else valid_row[key]
+
+
+def _shared_docs(clean: TaskResult, adv: TaskResult) -> bool:
+    if clean.samples is None or adv.samples is None:
+        return False
+    return not set(clean.samples.ids).isdisjoint(adv.samples.ids)
+
+
+def validity_row(
+    clean: TaskResult, adv: TaskResult, validity: dict | None
+) -> tuple[SetValidity | None, TaskResult | None, str | None]:
+    """Judgments of the row's set, its adversarial result restricted to the documents judged
+    valid and, when there is none, the reason (not validated, no samples, no valid document)."""
+    if validity is None:
+        return None, None, "not validated"
+    name = adv.name
+    record = match(validity, (name.task, name.attack, name.lang), adv.extra.get("data_sha256"),
+                   adv.source)  # fmt: skip
+    if record is None:
+        return None, None, "not validated"
+    if clean.samples is None or adv.samples is None:
+        return record, None, "no per-sample files"
+    restricted = restrict_to_valid(adv, record)
+    if restricted is None or not _shared_docs(clean, restricted):
+        return record, None, "no scored document judged valid"
+    return record, restricted, None
+
+
+def build_board(
+    runs: dict[str, ModelRun],
+    n_boot: int,
+    seed: int,
+    validity: dict[tuple[str, str, str], list[SetValidity]] | None = None,
+    validated_only: bool = False,
+) -> Board:
     """Compute the whole leaderboard from merged runs (pure: same inputs, same board).
 
     Row replicates live only while their model's averages are computed, so memory does not
-    grow with models x rows x resamples.
+    grow with models x rows x resamples. With ``validity`` (judgments by set), each row shows
+    its set's validity rate and the clean and adversarial scores on the documents judged valid
+    (``*_valid``, over ``n_valid`` paired documents). With ``validated_only``, those are the
+    row's scores, averages and comparisons; rows without them are left out and listed in
+    ``settings.excluded`` with the reason, never scored on unjudged documents.
     """
     if not runs:
         raise LeaderboardError("no model results to build a leaderboard from")
+    if validated_only and not validity:
+        raise LeaderboardError("--validated-only needs judgments: pass --validity PATH")
     check_comparable(runs)
+    excluded: list[dict] = []
+    restricted_tasks: dict[str, dict[str, TaskResult]] = defaultdict(dict)
     rows: list[dict] = []
     averages: list[dict] = []
     by_key: dict[tuple[str, str], dict] = {}
@@ -640,11 +714,28 @@ def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
         model_rows = []
         reps: dict[tuple[str, str, str, str], RowReplicates] = {}
         for clean, adv in pairs:
-            row, r = make_row(run, clean, adv, n_boot, seed)
+            record, restricted, reason = validity_row(clean, adv, validity)
+            if validated_only:
+                if restricted is None:
+                    excluded.append({"model": model_id, "task": adv.name.task,
+                                     "lang": adv.name.lang, "attack": adv.name.attack,
+                                     "reason": reason})  # fmt: skip
+                    continue
+                restricted_tasks[model_id][adv.name.name] = restricted
+                row, r = make_row(run, clean, restricted, n_boot, seed)
+                valid_row = row
+            else:
+                row, r = make_row(run, clean, adv, n_boot, seed)
+                valid_row = None
+                if restricted is not None:
+                    valid_row = make_row(run, clean, restricted, n_boot, seed)[0]
+            _validity_columns(row, record, valid_row, reason)
             model_rows.append(row)
             by_key[(model_id, adv.name.name)] = row
             if r is not None:
                 reps[(model_id, adv.name.task, adv.name.lang, adv.name.attack)] = r
+        if not model_rows:  # validated-only: nothing of this model was judged
+            continue
         rows.extend(model_rows)
         averages.extend(xtreme_averages(model_rows, reps))
         card = run.provenance or {}
@@ -670,6 +761,14 @@ def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
     tasks_of: dict[str, set[str]] = defaultdict(set)
     for model_id, task_name in by_key:
         tasks_of[model_id].add(task_name)
+    if validated_only:
+        if not rows:
+            raise LeaderboardError(
+                "--validated-only: no row has documents judged valid in its set "
+                f"({len(excluded)} rows: {excluded[0]['reason']}, ...)"
+            )
+        # comparisons pair the same valid documents: the restricted adversarial results
+        runs = {m: replace(r, tasks={**r.tasks, **restricted_tasks[m]}) for m, r in runs.items()}
     for inter, direct in recipe_groups(runs):
         items, avgs = compare(inter, direct, by_key, n_boot, seed, tasks_of)
         comparisons.extend(items)
@@ -679,4 +778,11 @@ def build_board(runs: dict[str, ModelRun], n_boot: int, seed: int) -> Board:
         "test": "difference of drops: BCa bootstrap over documents (QA: context paragraphs), "
         "p-value = interval inverted at 0; Benjamini-Hochberg per comparison and task",
     }  # fmt: skip
-    return Board(models, rows, averages, comparisons, comparison_averages, settings)
+    if validity is not None:
+        settings["validated_only"] = validated_only
+        settings["excluded"] = excluded
+    judged = set_summary(validity) if validity else []
+    for item in judged:
+        for name in ("valid", "label_changed", "unreadable"):
+            item[name] = {**item[name], "rate": _r(item[name]["rate"]), "ci": _ci(item[name]["ci"])}
+    return Board(models, rows, averages, comparisons, comparison_averages, settings, judged)

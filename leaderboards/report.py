@@ -12,7 +12,10 @@ from leaderboards.compute import Board
 ROW_FIELDS = (
     "model task lang attack metric clean adv drop pdr flip_rate n_clean n_adv n_paired n_units "
     "clean_ci adv_ci drop_ci drop_p pdr_ci interval_method clean_reported adv_reported "
-    "clean_stderr adv_stderr version task_hash_clean task_hash_adv"
+    "clean_stderr adv_stderr version task_hash_clean task_hash_adv "
+    "validity n_judged valid_rate valid_ci label_changed_rate unreadable_rate "
+    "validated_only n_valid clean_valid adv_valid drop_valid clean_valid_ci adv_valid_ci "
+    "drop_valid_ci"
 ).split()
 COMPARISON_FIELDS = (
     "comparison task lang attack metric drop_intermediate drop_direct diff ci_examples ci_seeds "
@@ -68,6 +71,7 @@ def markdown(board: Board, max_models: int = 50) -> str:
     lines = [
         "## Robustness under attack (XTREME-style averages: over languages, then tasks; x100)",
         "",
+        *_validated_only_note(board),
         "| model | recipe | seed | clean | adversarial | drop | PDR | tasks | attacks |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -100,7 +104,43 @@ def markdown(board: Board, max_models: int = 50) -> str:
                 f"{pct_ci(c['ci_seeds'])} | "
                 f"{'n/a' if c['n_significant'] is None else c['n_significant']} |"
             )
+    lines += validity_lines(board)
     return "\n".join(lines) + "\n"
+
+
+def _validated_only_note(board: Board) -> list[str]:
+    if not board.settings.get("validated_only"):
+        return []
+    excluded = board.settings.get("excluded") or []
+    return [
+        "Validated only: every score is computed on the documents human judges found valid "
+        f"(rows.csv `n_valid`); {len(excluded)} row(s) without such documents are left out "
+        "(leaderboard.json `settings.excluded`, with the reason).",
+        "",
+    ]
+
+
+def validity_lines(board: Board) -> list[str]:
+    """Human validity of the judged attack sets (x100, Wilson 95% intervals)."""
+    if not board.validity:
+        return []
+    lines = [
+        "",
+        "## Human validity of the adversarial sets (x100, Wilson 95% interval)",
+        "",
+        "| task | attack | lang | judged | valid | label changed | unreadable | used |",
+        "|---|---|---|---:|---|---|---|---|",
+    ]
+    for v in board.validity:
+        cells = [
+            f"{pct(v[j]['rate'])} {pct_ci(v[j]['ci'])}"
+            for j in ("valid", "label_changed", "unreadable")
+        ]
+        lines.append(
+            f"| {md_cell(v['task'])} | {md_cell(v['attack'])} | {md_cell(v['lang'])} | "
+            f"{v['n_judged']} | {' | '.join(cells)} | {'yes' if v['used'] else 'no row'} |"
+        )
+    return lines
 
 
 def _safe(v: object) -> object:

@@ -442,7 +442,9 @@ def index_page(board: Board) -> str:
         "Benjamini-Hochberg over the languages x attacks of a task.</p>"
         + comparison_sections(board)
         + '<h2 id="pdr-h">Relative drop (PDR, %) by language and attack, mean over all models '
-        "and tasks</h2>" + heatmap(board.rows, "mean PDR by language and attack")
+        "and tasks</h2>"
+        + heatmap(board.rows, "mean PDR by language and attack")
+        + validity_section(board)
     )
     return page("xtreme-adv robustness leaderboard", body)
 
@@ -526,27 +528,88 @@ def lm_eval_command(info: dict, tasks: list[str]) -> str:
     )
 
 
+def validity_cells(row: dict) -> list[str]:
+    """The set's human validity rate and the scores on documents judged valid, or why not."""
+    if row.get("validity") != "judged":
+        note = esc(row.get("validity") or "not validated")
+        return [f'<td class=t data-v="">{note}</td>', '<td data-v="">-</td>',
+                '<td data-v="">-</td>']  # fmt: skip
+    rate = row["valid_rate"]
+    judged = (
+        f'<td data-v="{rate}">{pct(rate)} {esc(pct_ci(row["valid_ci"]))} n={row["n_judged"]}</td>'
+    )
+    if row.get("n_valid") is None:
+        reason = esc(row.get("validated_only") or "-")
+        return [judged, f'<td data-v="">{reason}</td>', f'<td data-v="">{reason}</td>']
+    drop = row["drop_valid"]
+    return [
+        judged,
+        _num(row["adv_valid"]),
+        f'<td data-v="{drop}">{pct(drop)} {esc(pct_ci(row["drop_valid_ci"]))} '
+        f"n={row['n_valid']}</td>",
+    ]
+
+
+def validity_section(board: Board) -> str:
+    """Index section: each judged set's human validity rates (Wilson 95% intervals)."""
+    if not board.validity:
+        return ""
+    cols = [
+        ("task", "task", "text"), ("attack", "attack", "text"), ("lang", "lang", "text"),
+        ("n_judged", "judged", "num"), ("valid", "valid", "num"),
+        ("label_changed", "label changed", "num"), ("unreadable", "unreadable", "num"),
+        ("used", "used by a row", "text"),
+    ]  # fmt: skip
+    rows = []
+    for v in board.validity:
+        cells = [_text(v["task"]), _text(v["attack"]), _text(v["lang"]),
+                 f'<td data-v="{v["n_judged"]}">{v["n_judged"]}</td>']  # fmt: skip
+        for j in ("valid", "label_changed", "unreadable"):
+            rate = v[j]["rate"]
+            cells.append(f'<td data-v="{rate}">{pct(rate)} {esc(pct_ci(v[j]["ci"]))}</td>')
+        cells.append(_text("yes" if v["used"] else "no row"))
+        rows.append(cells)
+    only = board.settings.get("validated_only")
+    note = (
+        "Validated only: every score on this site is computed on the documents judged valid; "
+        f"{len(board.settings.get('excluded') or [])} row(s) without them are left out "
+        "(leaderboard.json settings.excluded)."
+        if only
+        else "Model pages show each row's validity and its scores on the documents judged "
+        "valid beside the full scores."
+    )
+    return (
+        '<h2 id="validity-h">Human validity of the adversarial sets (x100, Wilson 95% '
+        f"interval)</h2><p class=note>{esc(note)}</p>" + table("validity", cols, rows, "valid:asc")
+    )
+
+
 def model_page(info: dict, rows: list[dict]) -> str:
     """One model: facts, rows (filterable, with their sets), heatmap, commands, the card."""
     model_id = info["model"]
     columns = [
         ("task", "task", "text"), ("lang", "lang", "text"), ("attack", "attack", "text"),
+        ("valid_rate", "valid (human, 95% CI, n judged)", "num"),
         ("metric", "metric", "text"), ("clean", "clean", "num"), ("adv", "adversarial", "num"),
         ("drop", "drop", "num"), ("drop_ci", "drop 95% CI", "text"), ("pdr", "PDR", "num"),
         ("flip_rate", "flip rate", "num"), ("n_paired", "paired docs", "num"),
         ("attack_kind", "set", "text"), ("set_sha", "attack set sha256", "text"),
+        ("adv_valid", "adversarial on valid docs", "num"),
+        ("drop_valid", "drop on valid docs (95% CI, n)", "num"),
     ]  # fmt: skip
     cells = []
     for r in rows:
         n = "" if r["n_paired"] is None else str(r["n_paired"])
         set_sha = ((r.get("attack_set") or {}).get("data_sha256") or "-")[:12]
+        judged, *on_valid = validity_cells(r)
         cells.append(
             [
-                _text(r["task"]), _text(r["lang"]), _text(r["attack"]), _text(r["metric"]),
+                _text(r["task"]), _text(r["lang"]), _text(r["attack"]), judged, _text(r["metric"]),
                 _num(r["clean"]), _num(r["adv"]), _num(r["drop"]),
                 f"<td>{esc(pct_ci(r['drop_ci']))}</td>", _num(r["pdr"]), _num(r["flip_rate"]),
                 f'<td data-v="{n}">{n}</td>', _text(r.get("attack_kind")),
                 f'<td class=t data-v="{esc(set_sha)}"><code>{esc(set_sha)}</code></td>',
+                *on_valid,
             ]
         )  # fmt: skip
     card = info["provenance"]

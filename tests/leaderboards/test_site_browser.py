@@ -158,7 +158,7 @@ def test_model_page_shows_rows_and_provenance(site, browser):
     rows = [r for r in board["rows"] if r["model"] == "e5s-xnli-anli-s2"]
     table = dom.tables["rows"]["rows"][1:]
     assert len(table) == len(rows) == 10
-    drops = [float(c[6][0]["data-v"]) for c in table]
+    drops = [float(c[7][0]["data-v"]) for c in table]  # the 8th column: drop
     assert drops == sorted(drops, reverse=True)
     assert sorted(drops) == pytest.approx(sorted(r["drop"] for r in rows))
     html = page.read_text()
