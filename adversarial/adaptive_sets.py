@@ -15,14 +15,18 @@ the task kind, TextAttack's ``GreedyWordSwapWIR`` (or ``BeamSearch``). QA answer
 perturbed (their words are unmodifiable) and their offsets are recomputed; tagging sentences
 keep one token per gold tag (a constraint rejects any edit that would split or merge tokens).
 
-Builds are cut in the static builder's chunks (same size, atomic chunk files, shards
-``chunk % num_shards``); every cache is emptied per chunk, so a resumed or sharded build is
-byte-identical to an uninterrupted one.
+The searches of a window of ``WINDOW_CHUNKS`` chunks advance in lockstep, each victim call
+scoring the candidates of all of them (:mod:`adversarial.batched_search`); every example's
+outcome is the one its sequential search has. Builds are cut in the static builder's chunks
+(same size, atomic chunk files); shards take whole windows (``window % num_shards``) and every
+cache is emptied per window, so a resumed or sharded build is byte-identical to an
+uninterrupted one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -31,7 +35,7 @@ import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
-from adversarial import recipes
+from adversarial import calibration, recipes
 from adversarial.build import (
     CHUNK_SIZE,
     _model_identity,
@@ -55,6 +59,14 @@ SCHEMA = "xtreme-adv/adversarial-set/1"
 SEARCHES = ("greedy", "beam")
 QA_CRITERIA = ("f1", "em")
 QA_SCOPES = ("answer_sentence", "context")
+# Inputs per forward pass of the victim. A lockstep round scores hundreds of candidates at
+# once; on a CPU, batches of 128 short texts run them in fewer, larger operations than the
+# adapter's default 32 (measured on the 2-layer encoder: about 1.5-2x the throughput).
+VICTIM_BATCH_SIZE = 128
+# Chunks whose searches advance in lockstep (batched_search): 4 x 64 rows, so a retrieval
+# chunk's 32 queries and 32 pool rows, or a classification set of 100 documents, share rounds.
+# The window is part of the build's key: a window's model calls batch its documents together.
+WINDOW_CHUNKS = 4
 _INFO = "_adaptive"  # per-example attack record in chunk files; moved to the manifest on merge
 
 
@@ -160,7 +172,10 @@ class AdaptiveRequest:
             **split_config(loaded, self.limit),
             "source_model": self.identity,
             "chunk_size": CHUNK_SIZE,
+            "window_chunks": WINDOW_CHUNKS,
             "versions": library_versions(),
+            # Resources and the calibrated similarity floor, as the static builds record them.
+            "validity_setup": calibration.setup(self, loaded),
         }
 
 
@@ -184,6 +199,48 @@ def _token_count_constraint():
             )
 
     return TokenCountPreserved()
+
+
+class OriginalWordsModificationRate(textattack.constraints.pre_transformation.MaxModificationRate):
+    """At most floor(``max_rate`` x the original text's words) of the original's words change.
+
+    The units of the static builder's budget (:meth:`adversarial.engine.Perturber._budget`:
+    floor(ratio x segmented words), one edit per original word). TextAttack's
+    ``MaxModificationRate`` (and the recipe's strict variant) count the *current* text's
+    modified indices and words instead; where a segmenter re-splits an edited word (jieba:
+    生日 -> 甥日 = 甥|日; a zero-width space) TextAttack records an insertion, so one edited
+    word counts twice and the text grows by a word. For Chinese, with limits of one or two
+    words per Tatoeba sentence, that ended searches after their first edit.
+    """
+
+    def __init__(self, max_rate: float):
+        super().__init__(max_rate, min_threshold=0)
+
+    def _get_modifiable_indices(self, current_text):
+        n_original = len(current_text.attack_attrs["original_index_map"])
+        limit = math.floor(n_original * self.max_rate + 1e-9)
+        if original_words_changed(current_text) >= limit:
+            return set()
+        return set(range(len(current_text.words)))
+
+
+def original_words_changed(text) -> int:
+    """How many words of the original text the search's ``text`` has changed or deleted
+    (TextAttack's ``original_index_map``: original word -> current index, -1 if deleted)."""
+    index_map = text.attack_attrs["original_index_map"].tolist()
+    modified = text.attack_attrs["modified_indices"]
+    return sum(1 for j in index_map if j < 0 or j in modified)
+
+
+def search_constraints(recipe) -> list:
+    """The recipe's constraints (pre-transformation first) for a search, the modification
+    limit counted in original words (:class:`OriginalWordsModificationRate`)."""
+    MaxRate = textattack.constraints.pre_transformation.MaxModificationRate
+    constraints = list(recipe.pre_transformation_constraints) + list(recipe.constraints)
+    return [
+        OriginalWordsModificationRate(c.max_rate) if isinstance(c, MaxRate) else c
+        for c in constraints
+    ]
 
 
 @contextlib.contextmanager
@@ -211,46 +268,71 @@ class AdaptiveAttack:
 
         r = self.request = request
         self.kind = FAMILIES[r.task].kind
-        self.ckpt = EncoderCheckpoint(r.model)
+        self.ckpt = EncoderCheckpoint(r.model, batch_size=VICTIM_BATCH_SIZE)
         budget = r.settings["query_budget"]
-        self.victim, goal = self._victim_and_goal(loaded)
+        self.victim, self._goal = self._victim_and_goal(loaded)
         # The family's transformation and validity constraints exactly as the classification
         # recipe assembles them (recipes.build_attack); only goal and search differ per kind.
         recipe = recipes.build_attack(r.family, r.lang, r.params, self.victim, budget, r.seed)
-        transformation = recipe.transformation
-        constraints = list(recipe.pre_transformation_constraints) + list(recipe.constraints)
+        self.transformation = recipe.transformation
+        constraints = search_constraints(recipe)
         from adversarial.similarity import EmbeddingSimilarityFloor
 
         floors = [c for c in constraints if isinstance(c, EmbeddingSimilarityFloor)]
         self.encoder = floors[0].encoder if floors else None
+        for floor in floors:
+            # The floor the static sets apply: max(min_similarity, the floor_quantile of
+            # unrelated pairs' similarity) (adversarial.calibration), not min_similarity alone.
+            floor.floor = calibration.for_request(r, loaded)["floor"]
         C = textattack.constraints.pre_transformation
-        self.protected = None
-        if self.kind == "qa":
-            self.protected = C.UnmodifiableIndices([])
-            constraints.append(self.protected)
         if self.kind == "multiple_choice":
             fields = list(self._fields())
             constraints.append(C.InputColumnModification(fields, {"question"}))
         if self.kind == "tagging":
             constraints.append(_token_count_constraint())
-        if r.settings["search"] == "beam":
-            search = textattack.search_methods.BeamSearch(beam_width=r.settings["beam_width"])
-        elif self.kind == "tagging":
-            # Deleting a word would shift the tokens against the gold tags: rank words by
-            # replacing them with the tokenizer's unknown token instead.
-            unk = self.ckpt.tokenizer.unk_token or "[UNK]"
-            search = textattack.search_methods.GreedyWordSwapWIR(wir_method="unk", unk_token=unk)
-        else:
-            search = textattack.search_methods.GreedyWordSwapWIR(wir_method="delete")
-        self.attack = textattack.Attack(goal, constraints, transformation, search)
+        self.constraints = constraints
+        self.attack = self.new_attack()
+
+    def new_attack(self):
+        """A fresh TextAttack ``Attack`` of this request: its own goal function and search
+        (they hold the state of the example being attacked) and, for QA, its own protected
+        answer words; transformation and constraints (stateless but for caches) are shared."""
+        with _quiet_textattack():
+            r = self.request
+            constraints = list(self.constraints)
+            protected = None
+            if self.kind == "qa":
+                protected = textattack.constraints.pre_transformation.UnmodifiableIndices([])
+                constraints.append(protected)
+            if r.settings["search"] == "beam":
+                search = textattack.search_methods.BeamSearch(beam_width=r.settings["beam_width"])
+            elif self.kind == "tagging":
+                # Deleting a word would shift the tokens against the gold tags: rank words by
+                # replacing them with the tokenizer's unknown token instead.
+                unk = self.ckpt.tokenizer.unk_token or "[UNK]"
+                search = textattack.search_methods.GreedyWordSwapWIR(
+                    wir_method="unk", unk_token=unk
+                )
+            else:
+                search = textattack.search_methods.GreedyWordSwapWIR(wir_method="delete")
+            attack = textattack.Attack(self._goal(), constraints, self.transformation, search)
+            attack.protected = protected
+            return attack
 
     def _victim_and_goal(self, loaded):
-        """The victim (a ``ModelWrapper`` over C's head) and the goal of this task kind."""
+        """The victim (a ``ModelWrapper`` over C's head) and a factory of the goal function of
+        this task kind (one goal per example attacked at the same time)."""
         from adversarial import goals, victims
 
         r = self.request
         budget = r.settings["query_budget"]
         goal_cfg = r.settings["goal"]
+
+        def classification(victim):
+            return lambda: textattack.goal_functions.UntargetedClassification(
+                victim, query_budget=budget, model_batch_size=256
+            )
+
         if self.ckpt.architecture.endswith(("ForCausalLM", "LMHeadModel")):
             # The LM route: lm-eval's ``hf`` model, choices scored by log-likelihood.
             if self.kind not in ("classification", "multiple_choice"):
@@ -264,22 +346,16 @@ class AdaptiveAttack:
             lm = HFLM(pretrained=r.model, device="cpu", batch_size=32)
             task = victims.load_lm_task(r.task, r.lang, r.data_dir)
             victim = victims.CausalLMVictim(lm, task, self._fields())
-            goal = textattack.goal_functions.UntargetedClassification(
-                victim, query_budget=budget, model_batch_size=256
-            )
-        elif self.kind == "classification":
+            return victim, classification(victim)
+        if self.kind == "classification":
             victim = victims.ClassifierVictim(self.ckpt, r.task)
-            goal = textattack.goal_functions.UntargetedClassification(
-                victim, query_budget=budget, model_batch_size=256
-            )
-        elif self.kind == "multiple_choice":
+            return victim, classification(victim)
+        if self.kind == "multiple_choice":
             victim = victims.ChoiceVictim(self.ckpt)
-            goal = textattack.goal_functions.UntargetedClassification(
-                victim, query_budget=budget, model_batch_size=256
-            )
-        elif self.kind == "qa":
+            return victim, classification(victim)
+        if self.kind == "qa":
             victim = victims.QAVictim(self.ckpt)
-            goal = goals.ExtractiveQAGoal(
+            return victim, lambda: goals.ExtractiveQAGoal(
                 victim,
                 r.lang,
                 style="mlqa" if r.task == "mlqa" else "squad",
@@ -287,23 +363,25 @@ class AdaptiveAttack:
                 f1_ratio=goal_cfg["f1_ratio"] or 1.0,
                 query_budget=budget,
             )
-        elif self.kind == "tagging":
+        if self.kind == "tagging":
             victim = victims.TaggerVictim(self.ckpt, r.task)
-            goal = goals.TaggingGoal(victim, r.task, victim.labels, query_budget=budget)
-        else:
-            docs = loaded.dataset.to_list()
-            pool = [d for d in docs if d["side"] == "target"]
-            self.pool_index = {d["id"]: i for i, d in enumerate(pool)}
-            sources = [d["sentence"] for d in loaded.full_dataset.to_list()
-                       if d["side"] == "source"]  # fmt: skip
-            victim = victims.RetrievalVictim(
-                self.ckpt,
-                [d["sentence"] for d in pool],
-                scoring=goal_cfg["scoring"],
-                sources=sources if goal_cfg["scoring"] == "margin" else (),
+            return victim, lambda: goals.TaggingGoal(
+                victim, r.task, victim.labels, query_budget=budget
             )
-            goal = goals.RetrievalGoal(victim, top_k=goal_cfg["top_k"], query_budget=budget)
-        return victim, goal
+        docs = loaded.dataset.to_list()
+        pool = [d for d in docs if d["side"] == "target"]
+        self.pool_index = {d["id"]: i for i, d in enumerate(pool)}
+        sources = [d["sentence"] for d in loaded.full_dataset.to_list()
+                   if d["side"] == "source"]  # fmt: skip
+        victim = victims.RetrievalVictim(
+            self.ckpt,
+            [d["sentence"] for d in pool],
+            scoring=goal_cfg["scoring"],
+            sources=sources if goal_cfg["scoring"] == "margin" else (),
+        )
+        return victim, lambda: goals.RetrievalGoal(
+            victim, top_k=goal_cfg["top_k"], query_budget=budget
+        )
 
     def _fields(self) -> tuple[str, ...]:
         if self.kind == "multiple_choice":
@@ -311,49 +389,67 @@ class AdaptiveAttack:
         return TEXT_FIELDS[self.request.task]
 
     # ------------------------------------------------------------------ per document
-    def _example(self, doc: dict):
-        """(AttackedText, ground truth) of ``doc``, or a skip reason."""
+    def _example(self, doc: dict, new_attack):
+        """(AttackedText, ground truth, attack) of ``doc``, or a skip reason. The attack is
+        ``new_attack()``; for QA its protected words become the answer's (and, by scope, the
+        non-evidence) words."""
         r = self.request
         if self.kind == "tagging":
             tokens = list(doc["tokens"])
             if not tokens or any(not t or any(ch.isspace() for ch in t) for t in tokens):
-                return None, None, "token_with_space"
-            return AttackedText(" ".join(tokens)), json.dumps(list(doc["tags"])), ""
+                return None, None, None, "token_with_space"
+            text = AttackedText(" ".join(tokens))
+            return text, json.dumps(list(doc["tags"])), new_attack(), ""
         if self.kind == "retrieval":
             if doc["side"] != "source":
-                return None, None, "target_side"
+                return None, None, None, "target_side"
             if doc.get("gold") not in self.pool_index:
-                return None, None, "no_gold"
-            return (
-                AttackedText(OrderedDict(sentence=doc["sentence"])),
-                self.pool_index[doc["gold"]],
-                "",
-            )
+                return None, None, None, "no_gold"
+            text = AttackedText(OrderedDict(sentence=doc["sentence"]))
+            return text, self.pool_index[doc["gold"]], new_attack(), ""
         text = AttackedText(OrderedDict((f, doc[f]) for f in self._fields()))
         if self.kind == "qa":
             golds = [a for a in doc["answers"]["text"] if a]
             if not golds:
-                return None, None, "no_answer"
+                return None, None, None, "no_answer"
             scope = r.settings["goal"]["scope"]
-            self.protected.unmodifiable_indices = _answer_word_indices(text, doc, r.lang, scope)
-            return text, json.dumps(golds, ensure_ascii=False), ""
-        return text, int(doc["label"]), ""
+            attack = new_attack()
+            attack.protected.unmodifiable_indices = _answer_word_indices(text, doc, r.lang, scope)
+            return text, json.dumps(golds, ensure_ascii=False), attack, ""
+        return text, int(doc["label"]), new_attack(), ""
 
-    def run(self, docs: list[dict]) -> list[dict]:
-        """Rows (contract fields, ``adv_*`` columns and the attack record) for ``docs``."""
+    def run(self, docs: list[dict], lockstep: bool = True) -> list[dict]:
+        """Rows (contract fields, ``adv_*`` columns and the attack record) for ``docs``.
+
+        With ``lockstep`` (the default) the documents' searches advance together and share
+        each victim call (:mod:`adversarial.batched_search`); without it they run one after
+        the other. Both give the same outcome per document.
+        """
+        from adversarial.batched_search import Lockstep
+
         self.attack.clear_cache()
         self.victim.clear_cache()
         if self.encoder is not None:
             self.encoder.clear_cache()
-        rows = []
-        for doc in docs:
-            with language(self.request.lang):
-                text, gold, reason = self._example(doc)
-                if text is None:
-                    rows.append(_unchanged_row(doc, reason))
-                    continue
-                result = self.attack.attack(text, gold)
-            rows.append(self._row(doc, result))
+        lang = self.request.lang
+        rows: list = [None] * len(docs)
+        jobs, slots = [], []
+        for i, doc in enumerate(docs):
+            with language(lang):
+                text, gold, attack, reason = self._example(
+                    doc, self.new_attack if lockstep else lambda: self.attack
+                )
+            if text is None:
+                rows[i] = _unchanged_row(doc, reason)
+                continue
+            job = functools.partial(_attack_one, attack, text, gold, lang)
+            if lockstep:
+                jobs.append(job)
+                slots.append(i)
+            else:
+                rows[i] = self._row(doc, job())
+        for i, result in zip(slots, Lockstep(jobs).run(), strict=True):
+            rows[i] = self._row(docs[i], result)
         return rows
 
     def _row(self, doc: dict, result) -> dict:
@@ -370,6 +466,9 @@ class AdaptiveAttack:
             row = _tagging_row(doc, result, sims)
         else:
             row = result_row(doc, r.task, r.lang, result, sims)
+            if row["adv_ratio"]:  # in original words (a re-split word is one word)
+                n_words = max(1, len(perturbed.attack_attrs["original_index_map"]))
+                row["adv_ratio"] = round(original_words_changed(perturbed) / n_words, 6)
             if self.kind == "qa":
                 _remap_answers(row, doc)
         R = textattack.attack_results
@@ -380,13 +479,23 @@ class AdaptiveAttack:
         else:
             outcome = "failed"
         original = result.original_result.attacked_text
+        with language(r.lang):
+            n_words = len(original.words)
         row[_INFO] = {
             "result": outcome,
             "queries": int(result.perturbed_result.num_queries),
-            "words_changed": len(original.all_words_diff(perturbed)),
-            "n_words": len(original.words),
+            # TextAttack's perturbed-word count (``all_words_diff``) compares words by index,
+            # so after a re-split word (Han, zero-width space) every later word would count.
+            "words_changed": original_words_changed(perturbed),
+            "n_words": n_words,
         }
         return row
+
+
+def _attack_one(attack, text, gold, lang: str):
+    """TextAttack's ``Attack.attack`` of one example, words split the way ``lang`` needs."""
+    with language(lang):
+        return attack.attack(text, gold)
 
 
 def _answer_word_indices(text, doc: dict, lang: str, scope: str = "context") -> list[int]:
@@ -534,7 +643,12 @@ def build_adaptive(
     stop_after: int | None = None,
 ) -> Path | None:
     """Build (or resume) the adaptive set; its folder, or None while other shards' chunks are
-    missing (the shard that completes the set merges it)."""
+    missing (the shard that completes the set merges it) or after ``stop_after`` windows.
+
+    The work is cut in windows of ``WINDOW_CHUNKS`` chunks whose searches run in lockstep;
+    shards take whole windows (window ``w`` goes to shard ``w % num_shards``), so a window's
+    documents share their model calls however the build is sharded or resumed.
+    """
     if num_shards < 1 or not 0 <= shard_index < num_shards:
         raise XtremeAdvError(
             f"--shard-index {shard_index} must be in [0, --num-shards {num_shards})"
@@ -545,18 +659,30 @@ def build_adaptive(
     work = work_dir(root, request.task, request.attack, request.lang) / config_key(config)
     n_docs = len(loaded.dataset)
     n_chunks = max(1, math.ceil(n_docs / CHUNK_SIZE))
-    mine = [c for c in range(n_chunks) if c % num_shards == shard_index]
-    todo = [c for c in mine if not (work / _chunk_name(c)).exists()]
-    runner = AdaptiveAttack(request, loaded) if todo else None  # bad input: nothing written
+    n_windows = math.ceil(n_chunks / WINDOW_CHUNKS)
+    windows = [
+        chunks
+        for w in range(n_windows)
+        if w % num_shards == shard_index
+        for chunks in [range(w * WINDOW_CHUNKS, min(n_chunks, (w + 1) * WINDOW_CHUNKS))]
+        if any(not (work / _chunk_name(c)).exists() for c in chunks)
+    ]
+    runner = AdaptiveAttack(request, loaded) if windows else None  # bad input: nothing written
     if not (work / "config.json").exists():
         atomic_write_text(work / "config.json", json.dumps(config, indent=1, sort_keys=True))
-    for done, chunk in enumerate(todo):
+    for done, chunks in enumerate(windows):
         if stop_after is not None and done >= stop_after:
             return None
-        start, end = chunk * CHUNK_SIZE, min(n_docs, (chunk + 1) * CHUNK_SIZE)
+        # The whole window runs (its searches share each model call); a chunk already
+        # written by an interrupted run gets the same rows again and is left as it is.
+        start, end = chunks[0] * CHUNK_SIZE, min(n_docs, (chunks[-1] + 1) * CHUNK_SIZE)
         rows = runner.run(loaded.dataset.select(range(start, end)).to_list())
-        text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
-        atomic_write_text(work / _chunk_name(chunk), text)
+        for chunk in chunks:
+            if (work / _chunk_name(chunk)).exists():
+                continue
+            part = rows[chunk * CHUNK_SIZE - start : (chunk + 1) * CHUNK_SIZE - start]
+            text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in part)
+            atomic_write_text(work / _chunk_name(chunk), text)
     if num_shards > 1:
         atomic_write_text(work / f"shard-{shard_index}-of-{num_shards}.done", "")
         if any(not (work / _chunk_name(c)).exists() for c in range(n_chunks)):

@@ -179,7 +179,7 @@ class BuildRequest:
         self.family = recipes.get_family(attack)
         recipes.check_task(self.family, task)
         self.task, self.lang, self.attack, self.seed = task, lang, attack, int(seed)
-        self.params = recipes.resolve_params(self.family, params or {})
+        self.params = canonical_params(attack, recipes.resolve_params(self.family, params or {}))
         self.data_dir, self.split, self.limit = data_dir, split, limit
         self.source_model = source_model
         if source_model and task not in ("xnli", "pawsx"):
@@ -258,13 +258,33 @@ def _model_identity(path: str | None) -> dict | None:
     return {"path": str(folder.resolve()), "sha256": sha256_file(weights[0])}
 
 
+def canonical_params(family: str, params: dict) -> dict:
+    """``params`` with numbers in one spelling: an int where the family declares an int,
+    otherwise a float (``0`` and ``0.0`` are one setting, and must name one build)."""
+    from adversarial import recipes
+
+    declared = recipes.FAMILIES[family].defaults() if family in recipes.FAMILIES else {}
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            default = declared.get(key)
+            as_int = isinstance(default, int) and not isinstance(default, bool)
+            value = int(value) if as_int and float(value).is_integer() else float(value)
+        out[key] = value
+    return out
+
+
 def config_key(config: dict) -> str:
     """Short stable hash of a build configuration.
 
     Local paths are left out (the data and source model count by their hashes), so shards
     built on machines with different folder layouts share one key and merge together.
+    Parameters are hashed in their canonical spelling (``canonical_params``).
     """
     portable = {**config, "source": {k: v for k, v in config["source"].items() if k != "path"}}
+    if isinstance(config.get("params"), dict):
+        family = config.get("family") or config.get("attack")
+        portable["params"] = canonical_params(str(family), config["params"])
     if config.get("source_model"):
         portable["source_model"] = config["source_model"]["sha256"]
     return sha256_bytes(json.dumps(portable, sort_keys=True).encode())[:16]
@@ -395,7 +415,9 @@ class _ChunkRunner:
         if request.source_model:
             from adversarial.transfer import TransferAttack
 
-            self.attack = TransferAttack(request, self.encoder)
+            # The searches apply the calibrated floor the manifest records (as static sets do).
+            floor = calibration.for_request(request, loaded)["floor"]
+            self.attack = TransferAttack(request, self.encoder, floor=floor)
 
     def run(self, start: int, end: int) -> list[dict]:
         docs = self.loaded.dataset.select(range(start, end)).to_list()

@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("--task", default=None)
     ve.add_argument("--attack", default=None)
     ve.add_argument("--langs", default=None)
+    ve.add_argument(
+        "--prescreen",
+        default=None,
+        metavar="MODEL",
+        help="also back-check XNLI/PAWS-X examples with this classifier (not the victim)",
+    )
     vi = vsub.add_parser("import", help="read judgments; write validity rates into manifests")
     vi.add_argument("--out", type=Path, default=None, help="output root holding the sets")
     vi.add_argument("--sheet", type=Path, required=True, help="the filled validation.csv")
@@ -289,10 +295,12 @@ def cmd_validate(args) -> int:
     root = args.out or default_root()
     if args.validate_command == "export":
         langs = _langs(args.langs) if args.langs else None
-        sheet, n = validate.export(
-            root, args.sheet, args.n, args.seed, task=args.task, attack=args.attack, langs=langs
-        )
-        print(f"{n} rows -> {sheet} and {sheet.with_suffix('.html')}")
+        sheet, n, flagged = validate.export(
+            root, args.sheet, args.n, args.seed, args.prescreen,
+            task=args.task, attack=args.attack, langs=langs,
+        )  # fmt: skip
+        print(f"{n} rows ({flagged} flagged by the pre-screen) -> {sheet} and "
+              f"{sheet.with_suffix('.html')}")  # fmt: skip
         return 0
     for name, result in validate.import_judgments(args.sheet, root):
         shares = ", ".join(

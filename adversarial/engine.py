@@ -24,8 +24,13 @@ from dataclasses import dataclass, field
 
 import regex
 
-from adversarial import lexicon, recipes
-from adversarial.constraints import is_zero_width_edit, protection_reason, zero_width_allowed
+from adversarial import lexicon, names, recipes
+from adversarial.constraints import (
+    is_typo,
+    is_zero_width_edit,
+    protection_reason,
+    zero_width_allowed,
+)
 from adversarial.segment import graphemes, word_spans
 from adversarial.textattack_compat import AttackedText, language
 from adversarial.transformations import lookup_key as lexicon_key
@@ -238,11 +243,17 @@ class Perturber:
     def _allowed_options(self, word: str, options: list, fp: FieldPlan) -> list:
         """Options for ``word`` given the edits already chosen in ``fp``.
 
-        Visual noise prefers a visible edit (homoglyph, stripped accent); an invisible
+        Where the family sets ``min_char_similarity`` (charnoise, visual), an option must keep
+        that much of the word, or be one grapheme edit away
+        (:func:`adversarial.constraints.is_typo`). Visual noise
+        prefers a visible edit (homoglyph, stripped accent); an invisible
         zero-width insertion is taken only where no visible one exists and only while
         zero-width edits stay at most ``max_zero_width_share`` of the field's edits, in every
         prefix of the edit order (so the similarity floor's trimming keeps the bound).
         """
+        floor = float(self.params.get("min_char_similarity", 0.0))
+        if floor > 0:  # typos and visual edits only, never an unrelated word
+            options = [o for o in options if is_typo(word, str(o), floor)]
         if self.attack != "visual" or not options:
             return options
         visible = [c for c in options if not is_zero_width_edit(word, c)]
@@ -368,13 +379,21 @@ class Perturber:
         n_max = int(self.params["max_entities"])
         if self.task in TAGGING:
             tokens, tags = doc["tokens"], doc["tags"]
-            found = tag_entities(tags, self.task)
+            sep = "" if self.lang in NO_SPACE_LANGS else " "
+            # Where every noun is capitalised (German), a PAN-X span must also read as a name:
+            # its link-derived tags mark common nouns too ("Stadtrechte" ORG). UD's PROPN is
+            # a treebank's own proper-noun tag.
+            found = [
+                f
+                for f in tag_entities(tags, self.task)
+                if self.task == "udpos"
+                or names.is_named_entity(sep.join(tokens[f[0] : f[1]]), self.lang)
+            ]
             fp = FieldPlan("tokens", list(tokens), [], len(tokens))
             for start, end, etype in rng.sample(found, len(found)):
                 if len(fp.edits) == n_max:
                     break
                 current = tuple(tokens[start:end])
-                sep = "" if self.lang in NO_SPACE_LANGS else " "
                 options = [
                     e
                     for e in self.gazetteer.get(etype, ())
@@ -597,7 +616,8 @@ def plausible_name(surface: str, lang: str) -> bool:
 
     A name has two graphemes or more, no digit, no bracket or quote, is not a stopword; in a
     cased script its first word is capitalised; in Chinese, a word jieba knows must carry a
-    proper-noun tag.
+    proper-noun tag; in German, which capitalises every noun, it must also read as a name
+    (:func:`adversarial.names.is_named_entity`: "Stadtmitte" or "Abonnements" do not).
     """
     if len(graphemes(surface)) < 2 or any(ch.isdigit() for ch in surface):
         return False
@@ -613,7 +633,7 @@ def plausible_name(surface: str, lang: str) -> bool:
         return False
     if lang in ("zh", "yue", "wuu") and surface in _jieba_tags():
         return _jieba_tags()[surface] in _JIEBA_NAME_TAGS
-    return True
+    return names.is_named_entity(surface, lang)
 
 
 # Languages that inflect names for grammatical case (the name carries the case ending: ru

@@ -69,14 +69,22 @@ FAMILIES: dict[str, Family] = {
             "charnoise",
             "character swap/substitute/delete/insert inside words, on grapheme clusters",
             "DeepWordBug, Gao et al. 2018",
-            {"operations": "swap,substitute,delete,insert"},
+            # Every changed word is one grapheme edit away or keeps 3/4 of its characters
+            # (CharacterEditSimilarity): a typo, never a swap to an unrelated real word.
+            {"operations": "swap,substitute,delete,insert", "min_char_similarity": 0.75},
         ),
         Family(
             "visual",
             "Unicode confusable homoglyphs, diacritic stripping, zero-width spaces",
             "Eger et al. 2019 (VIPER); Boucher et al. 2022 (Bad Characters)",
             # Invisible zero-width insertions: at most a third of a text's edits.
-            {"operations": "homoglyph,strip_diacritics,zero_width", "max_zero_width_share": 0.34},
+            # Homoglyphs, stripped accents and zero-width spaces cost nothing under
+            # CharacterEditSimilarity; a changed letter costs as in charnoise.
+            {
+                "operations": "homoglyph,strip_diacritics,zero_width",
+                "max_zero_width_share": 0.34,
+                "min_char_similarity": 0.75,
+            },
         ),
         Family(
             "mlmswap",
@@ -152,6 +160,11 @@ def resolve_params(family: Family, overrides: dict[str, object]) -> dict:
         raise XtremeAdvError(
             f"attack {family.name}: min_similarity={params['min_similarity']} not in [-1, 1]"
         )
+    if not 0.0 <= float(params.get("min_char_similarity", 0.0)) <= 1.0:
+        raise XtremeAdvError(
+            f"attack {family.name}: min_char_similarity={params['min_char_similarity']} "
+            "not in [0, 1]"
+        )
     _check_operations(family, params)
     if family.name == "codeswitch" and not params["dictionary"]:
         raise XtremeAdvError(
@@ -187,13 +200,16 @@ def check_task(family: Family, task: str) -> None:
         )
 
 
-def word_swap(family: Family, lang: str, params: dict, seed: int = 0):
-    """The family's TextAttack word-level transformation for ``lang`` (None if not word-level)."""
+def word_swap(family: Family, lang: str, params: dict, seed: int = 0, search: bool = False):
+    """The family's TextAttack word-level transformation for ``lang`` (None if not word-level).
+
+    ``search``: the transformation feeds a model-in-the-loop search (adaptive, --source-model),
+    which gets every Han homophone typo instead of one random one per word."""
     from adversarial import transformations as T
 
     ops = str(params.get("operations", "")).split(",")
     if family.name == "charnoise":
-        return T.CharacterNoise(lang, seed, operations=ops)
+        return T.CharacterNoise(lang, seed, operations=ops, all_homophones=search)
     if family.name == "visual":
         return T.VisualNoise(lang, seed, operations=ops)
     if family.name == "codeswitch":
@@ -257,13 +273,22 @@ def StrictModificationRate(max_rate: float):  # noqa: N802 - reads like the clas
 
 
 def build_attack(
-    family: Family, lang: str, params: dict, model_wrapper, query_budget: int | None, seed: int = 0
+    family: Family,
+    lang: str,
+    params: dict,
+    model_wrapper,
+    query_budget: int | None,
+    seed: int = 0,
+    search=None,
 ):
-    """Assemble TextAttack's ``Attack`` for a classification model (adaptive/source-model runs)."""
+    """Assemble TextAttack's ``Attack`` for a classification model (adaptive/source-model runs).
+
+    ``search`` replaces the default ``GreedyWordSwapWIR`` (transfer sets pass
+    :class:`adversarial.minimal.MinimalGreedyWordSwapWIR`)."""
     from adversarial.similarity import EmbeddingSimilarityFloor, load_encoder
     from adversarial.textattack_compat import textattack
 
-    transformation = word_swap(family, lang, params, seed)
+    transformation = word_swap(family, lang, params, seed, search=True)
     if transformation is None:
         raise XtremeAdvError(
             f"attack {family.name} is not a word-level search; adaptive and --source-model runs "
@@ -275,6 +300,10 @@ def build_attack(
         from adversarial.constraints import MaxZeroWidthShare
 
         constraints.append(MaxZeroWidthShare(float(params["max_zero_width_share"])))
+    if float(params.get("min_char_similarity", 0.0)) > 0:
+        from adversarial.constraints import CharacterEditSimilarity
+
+        constraints.append(CharacterEditSimilarity(float(params["min_char_similarity"])))
     if float(params["min_similarity"]) > 0:
         encoder = load_encoder(str(params["similarity_model"]))
         constraints.append(EmbeddingSimilarityFloor(encoder, float(params["min_similarity"])))
@@ -282,7 +311,8 @@ def build_attack(
         model_wrapper, query_budget=query_budget or float("inf"), model_batch_size=64
     )
     # "delete" importance ranking needs no [UNK] token (XLM-R's differs from TextAttack's default).
-    search = textattack.search_methods.GreedyWordSwapWIR(wir_method="delete")
+    if search is None:
+        search = textattack.search_methods.GreedyWordSwapWIR(wir_method="delete")
     return textattack.Attack(goal, constraints, transformation, search)
 
 
@@ -300,4 +330,10 @@ def resources(family: Family, lang: str, params: dict) -> dict:
         from adversarial.dictionaries import dictionary_identity
 
         out["dictionary"] = dictionary_identity(str(params["dictionary"]), lang)
+    if family.name == "entityswap":
+        from adversarial.names import name_evidence_source
+
+        evidence = name_evidence_source(lang)
+        if evidence:
+            out["name_evidence"] = evidence
     return out

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adversarial import batched_search
 from adversarial.textattack_compat import textattack
 
 Constraint = textattack.constraints.Constraint
@@ -37,12 +38,20 @@ class SentenceEncoder:
         """Return an ``[n, dim]`` float32 array of unit vectors, in the order of ``texts``."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
+            # Inside a lockstep search (adversarial.batched_search): one call for every job.
+            batched_search.need(self, missing)
+            missing = [t for t in missing if t not in self._cache]
+        if missing:
             for text, vec in zip(missing, self._embed(missing), strict=True):
                 self._cache[text] = vec
             if len(self._cache) > 2**16:
                 self._cache.clear()
                 return self._embed(texts)
         return np.stack([self._cache[t] for t in texts])
+
+    def fill(self, texts: list[str]) -> None:
+        """Embed and cache ``texts`` (the lockstep scheduler's shared call)."""
+        self.embed(texts)
 
     def clear_cache(self) -> None:
         """Forget cached vectors (the builder does so per chunk so batches never span chunks)."""

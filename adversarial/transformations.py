@@ -127,10 +127,23 @@ class CharacterNoise(SeededWordSwap):
     """
 
     OPERATIONS = ("swap", "substitute", "delete", "insert")
+    # A searched Han word offers at most this many homophone typos (a deterministic sample).
+    MAX_HAN_OPTIONS = 24
 
-    def __init__(self, lang: str, seed: int = 0, operations: Iterable[str] = OPERATIONS):
+    def __init__(
+        self,
+        lang: str,
+        seed: int = 0,
+        operations: Iterable[str] = OPERATIONS,
+        all_homophones: bool = False,
+    ):
         super().__init__(lang, seed)
         self.operations = tuple(operations)
+        # Searches (adaptive, --source-model) see every common homophone at every Han position,
+        # like TextAttack's random_one=False: one random homophone per Han word leaves a greedy
+        # search almost nothing to choose from (0.6 candidates per zh word against 4 per de word).
+        # Static sets keep one random edit per operation.
+        self.all_homophones = all_homophones
 
     def _letter_for(self, cluster: str, word_initial: bool) -> str | None:
         letters = lexicon.alphabet(self.lang).get(lexicon.script_of(cluster[0]))
@@ -147,6 +160,16 @@ class CharacterNoise(SeededWordSwap):
         han = [bool(_HAN_CHAR.match(c)) for c in clusters]
         free = [i for i in range(n) if not han[i]]  # clusters the spelling edits may touch
         out = []
+        if self.all_homophones and "substitute" in self.operations and self.lang != "ja":
+            options = [
+                "".join(clusters[:i] + [h] + clusters[i + 1 :])
+                for i in range(n)
+                if han[i]
+                for h in han_homophones(clusters[i])
+            ]
+            if len(options) > self.MAX_HAN_OPTIONS:
+                options = sorted(self.rng.sample(options, self.MAX_HAN_OPTIONS), key=options.index)
+            out.extend(options)
         for op in self.operations:
             if op == "swap":
                 pairs = [i for i in range(n - 1) if not han[i] and not han[i + 1]]

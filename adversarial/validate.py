@@ -8,9 +8,18 @@ edited spans highlighted). ``import`` reads the filled CSV (judgment ``valid``,
 manifest, the share of each judgment with its 95% Wilson interval (scipy's ``binomtest``), as
 AdvGLUE did by hand for English (Wang et al. 2021).
 
-The automatic pre-screen (``prescreen`` column) flags what a reader should look at first: an
-edit of a protected word (negation, number, one grapheme), a field whose similarity is within
-0.02 of the floor, or an example that spent the whole edit budget.
+Every import also writes ``validity.json`` beside the set's ``data.parquet``: the per-example
+judgments keyed by the instance id the set and lm-eval's samples use (a perturbed document keeps
+its clean ``id``, so the judgments pair with ``doc.id`` of both the clean and the adversarial
+samples), the rates, and the ``data_sha256`` of the set judged (docs/contracts.md section 9).
+The leaderboard reads it (``leaderboard build --validity``) to show the rates beside each attack
+and the accuracy on the documents judged valid.
+
+The automatic pre-screen (``prescreen`` and ``prescreen_reason`` columns; flagged rows are
+highlighted in the page) flags what a reader should look at first (``adversarial.prescreen``):
+an edited or introduced negation or number, chrF below what typos at the same places give, a
+similarity under or near the calibrated floor, the whole edit budget spent, and with
+``--prescreen MODEL`` a reference classifier (not the victim) that changes its prediction.
 """
 
 from __future__ import annotations
@@ -22,7 +31,6 @@ import json
 import random
 from pathlib import Path
 
-from adversarial.constraints import protection_reason
 from harness_tasks.errors import XtremeAdvError
 
 JUDGMENTS = ("valid", "label_changed", "unreadable")
@@ -35,6 +43,7 @@ COLUMNS = (
     "edits",
     "label",
     "prescreen",
+    "prescreen_reason",
     "judgment",
     "note",
 )
@@ -60,28 +69,20 @@ def _rows(folder: Path) -> list[dict]:
     return datasets.Dataset.from_parquet(str(folder / "data.parquet")).to_list()
 
 
-def _prescreen(row: dict, edits: list[dict], manifest: dict) -> str:
-    flags = []
-    lang = manifest["lang"]
-    if any(protection_reason(e["original"], lang) for e in edits if e["original"]):
-        flags.append("protected_word_edited")
-    floor = manifest["validity"].get("similarity_floor") or 0
-    sim = row.get("adv_similarity")
-    if sim is not None and floor > 0 and sim < floor + 0.02:
-        flags.append("near_floor")
-    limit = manifest["attack"]["params"].get("max_ratio", 1.0)
-    if row.get("adv_ratio", 0) >= float(limit) - 1e-9 and float(limit) < 1:
-        flags.append("full_budget")
-    return ",".join(flags)
+def sample_rows(folder: Path, n: int, seed: int, reference=None) -> list[dict]:
+    """``n`` attacked examples of one set (seeded by set name), one sheet row per edited field,
+    each pre-screened (``adversarial.prescreen``; with ``reference``, a back-check too)."""
+    from adversarial.prescreen import CLASSIFICATION, Prescreen
 
-
-def sample_rows(folder: Path, n: int, seed: int) -> list[dict]:
-    """``n`` attacked examples of one set (seeded by set name), one sheet row per edited field."""
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     name = "/".join(folder.parts[-3:])
     rows = [r for r in _rows(folder) if r["adv_status"] == "attacked"]
     rng = random.Random(f"{seed}|{name}")
     chosen = sorted(rng.sample(range(len(rows)), min(n, len(rows))))
+    screen = Prescreen.for_set(folder, rows)
+    task = folder.parts[-3]
+    if reference is not None and task in CLASSIFICATION:
+        reference.check_not_victim(screen.manifest, name)
+        screen.predictions = reference.predict(task, [rows[k] for k in chosen])
     out = []
     for k in chosen:
         row = rows[k]
@@ -92,6 +93,7 @@ def sample_rows(folder: Path, n: int, seed: int) -> list[dict]:
             original, perturbed = originals.get(field, ""), row[field]
             if isinstance(original, list):
                 original, perturbed = " ".join(original), " ".join(perturbed)
+            flags = screen.flags(row, field, original, perturbed, mine)
             out.append(
                 {
                     "set": name,
@@ -101,12 +103,21 @@ def sample_rows(folder: Path, n: int, seed: int) -> list[dict]:
                     "perturbed": perturbed,
                     "edits": json.dumps(mine, ensure_ascii=False, sort_keys=True),
                     "label": str(row.get("label", "")),
-                    "prescreen": _prescreen(row, mine, manifest),
+                    "prescreen": ",".join(dict.fromkeys(f for f, _ in flags)),
+                    "prescreen_reason": "; ".join(reason for _, reason in flags),
                     "judgment": "",
                     "note": "",
                 }
             )
     return out
+
+
+def likely_invalid(row: dict) -> bool:
+    """Whether a sheet row has a flag of ``prescreen.LIKELY_INVALID`` (not only hints such as
+    ``full_budget`` or ``near_floor``)."""
+    from adversarial.prescreen import LIKELY_INVALID
+
+    return any(flag in LIKELY_INVALID for flag in row["prescreen"].split(","))
 
 
 def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
@@ -133,32 +144,45 @@ def render_html(rows: list[dict]) -> str:
                 row["perturbed"],
                 [(e["new_start"], e["new_start"] + len(e["perturbed"])) for e in edits],
             )
+        flagged = " class=flag" if likely_invalid(row) else ""
         body.append(
-            f"<tr><td>{k + 1}</td><td>{html.escape(row['set'])}<br>{html.escape(row['id'])} "
-            f"({html.escape(row['field'])})</td><td dir=auto>{before}</td>"
-            f"<td dir=auto>{after}</td><td>{html.escape(row['prescreen'])}</td></tr>"
+            f"<tr{flagged}><td>{k + 1}</td><td>{html.escape(row['set'])}<br>"
+            f"{html.escape(row['id'])} ({html.escape(row['field'])})</td><td dir=auto>{before}"
+            f"</td><td dir=auto>{after}</td><td>{html.escape(row['prescreen'])}<br>"
+            f"<small>{html.escape(row.get('prescreen_reason', ''))}</small></td></tr>"
         )
     return (
         "<!doctype html><meta charset=utf-8><title>xtreme-adv validation sheet</title>"
         "<style>td{vertical-align:top;border-bottom:1px solid #ccc;padding:4px}"
-        "mark{background:#fd6}</style>"
+        "mark{background:#fd6}tr.flag{background:#fde2e2}</style>"
         "<p>Judge each row in validation.csv (column judgment): valid, label_changed or "
-        "unreadable. Row numbers match the CSV.</p>"
+        "unreadable. Row numbers match the CSV. Rows the automatic pre-screen finds likely "
+        "invalid are shaded, with the reason: read them first; a flag is not a judgment "
+        "(full_budget and near_floor are hints, not shaded).</p>"
         "<table><tr><th>#</th><th>set / id</th><th>original</th><th>perturbed</th>"
         "<th>pre-screen</th></tr>" + "".join(body) + "</table>\n"
     )
 
 
-def export(root: Path, sheet_dir: Path, n: int, seed: int = 0, **filters) -> tuple[Path, int]:
-    """Write ``validation.csv`` and ``validation.html`` into ``sheet_dir``; return CSV, rows."""
+def export(
+    root: Path, sheet_dir: Path, n: int, seed: int = 0, prescreen_model=None, **filters
+) -> tuple[Path, int, int]:
+    """Write ``validation.csv`` and ``validation.html`` into ``sheet_dir``; return the CSV's
+    path, its number of rows and how many of them the pre-screen finds likely invalid.
+
+    ``prescreen_model``: a classifier checkpoint that was not the attack's victim; the
+    pre-screen then also flags XNLI / PAWS-X examples whose prediction it changes.
+    """
     from adversarial.build import atomic_write_text
+    from adversarial.prescreen import ReferenceClassifier
 
     if n < 1:
         raise XtremeAdvError(f"--n {n}: must be at least 1")
     sets = find_sets(root, **filters)
     if not sets:
         raise XtremeAdvError(f"no built sets under {root} match; run `xtreme-adv attack build`")
-    rows = [r for folder in sets for r in sample_rows(folder, n, seed)]
+    reference = ReferenceClassifier(prescreen_model) if prescreen_model else None
+    rows = [r for folder in sets for r in sample_rows(folder, n, seed, reference)]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -166,7 +190,7 @@ def export(root: Path, sheet_dir: Path, n: int, seed: int = 0, **filters) -> tup
     sheet_dir = Path(sheet_dir)
     atomic_write_text(sheet_dir / "validation.html", render_html(rows))
     atomic_write_text(sheet_dir / "validation.csv", buffer.getvalue())
-    return sheet_dir / "validation.csv", len(rows)
+    return sheet_dir / "validation.csv", len(rows), sum(likely_invalid(r) for r in rows)
 
 
 def read_judgments(sheet: Path) -> dict[str, dict[str, str]]:
@@ -214,25 +238,88 @@ def rates(judgments: dict[str, str]) -> dict:
     return out
 
 
+VALIDITY_FILE = "validity.json"
+VALIDITY_SCHEMA = "xtreme-adv/validity/1"
+
+
+def _field_text(row: dict, field: str) -> str:
+    value = row.get(field, "")
+    return " ".join(value) if isinstance(value, list) else str(value)
+
+
+def _check_against_set(sheet: Path, name: str, folder: Path, per_row: list[dict]) -> None:
+    """Every judged id is a document of the set, and the perturbed text judged is the one the
+    set holds now (a set rebuilt since the export would pair judgments with other texts)."""
+    rows = {str(r["id"]): r for r in _rows(folder)}
+    for line, row in per_row:
+        doc = rows.get(row["id"])
+        if doc is None:
+            raise XtremeAdvError(f"{sheet}: line {line}: id {row['id']!r} is not in set {name}")
+        field = row.get("field") or ""
+        if field and "perturbed" in row and _field_text(doc, field) != row["perturbed"]:
+            raise XtremeAdvError(
+                f"{sheet}: line {line}: {name} {row['id']} field {field!r} is not the text the "
+                "set holds now (rebuilt since the export?); export a new sheet"
+            )
+
+
+def _judged_rows(sheet: Path) -> dict[str, list[tuple[int, dict]]]:
+    reader = csv.DictReader(io.StringIO(Path(sheet).read_text(encoding="utf-8")))
+    out: dict[str, list[tuple[int, dict]]] = {}
+    for line, row in enumerate(reader, start=2):
+        if (row.get("judgment") or "").strip():
+            out.setdefault(row["set"], []).append((line, row))
+    return out
+
+
+def validity_record(name: str, manifest: dict, sheet: Path, per_id: dict[str, str]) -> dict:
+    """The ``validity.json`` of one set: judgments by document id, rates, the set's hash."""
+    import hashlib
+
+    task, attack, lang = name.split("/")
+    return {
+        "schema": VALIDITY_SCHEMA,
+        "set": name,
+        "task": task,
+        "attack": attack,
+        "lang": lang,
+        "data_sha256": manifest["data"]["sha256"],
+        "sheet": Path(sheet).name,
+        "sheet_sha256": hashlib.sha256(Path(sheet).read_bytes()).hexdigest(),
+        "judgments": dict(sorted(per_id.items())),
+        "rates": rates(per_id),
+    }
+
+
 def import_judgments(sheet: Path, root: Path) -> list[tuple[str, dict]]:
-    """Write validity rates into the manifest of every set the sheet judges."""
+    """Write validity rates into the manifest of every set the sheet judges, and the
+    per-example judgments into ``validity.json`` beside it (replacing an earlier import)."""
     from adversarial.build import atomic_write_text
 
     judged = read_judgments(sheet)
     if not judged:
         raise XtremeAdvError(f"{sheet}: no row has a judgment yet")
+    rows_by_set = _judged_rows(sheet)
     updates = []
     for name, per_id in sorted(judged.items()):
         folder = Path(root) / name
         path = folder / "manifest.json"
-        if not path.is_file():
+        if len(name.split("/")) != 3 or not path.is_file():
             raise XtremeAdvError(f"{sheet}: set {name} is not under {root}")
-        updates.append((path, name, rates(per_id)))
-    out = []
-    for path, name, result in updates:  # all checked before anything is written
+        _check_against_set(sheet, name, folder, rows_by_set[name])
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        manifest["human_validity"] = {"sheet": Path(sheet).name, **result}
+        updates.append((folder, manifest, name, validity_record(name, manifest, sheet, per_id)))
+    out = []
+    for folder, manifest, name, record in updates:  # all checked before anything is written
+        result = record["rates"]
+        text = json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        atomic_write_text(folder / VALIDITY_FILE, text)
+        manifest["human_validity"] = {
+            "sheet": Path(sheet).name,
+            "judgments_file": VALIDITY_FILE,
+            **result,
+        }
         text = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False)
-        atomic_write_text(path, text)
+        atomic_write_text(folder / "manifest.json", text)
         out.append((name, result))
     return out

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from adversarial import batched_search
 from adversarial.textattack_compat import textattack
 
 ModelWrapper = textattack.models.wrappers.ModelWrapper
@@ -58,12 +59,20 @@ class CachedVictim(ModelWrapper):
         keys = [tuple(x) if isinstance(x, (list, tuple)) else x for x in inputs]
         missing = list(dict.fromkeys(k for k in keys if k not in self.cache))
         if missing:
+            # Inside a lockstep search, wait for one call over every waiting example's inputs.
+            batched_search.need(self, missing)
+            missing = [k for k in missing if k not in self.cache]
+        if missing:
             self.forward_inputs += len(missing)
             for key, out in zip(missing, self.forward(missing), strict=True):
                 self.cache[key] = out
                 if len(self.cache) > self.cache_size:
                     self.cache.popitem(last=False)
         return [self.cache[k] for k in keys]
+
+    def fill(self, inputs: list) -> None:
+        """Compute and cache the outputs of ``inputs`` (the lockstep scheduler's shared call)."""
+        self.outputs(inputs)
 
     def __call__(self, text_input_list: list):
         """What TextAttack's goal function receives for a batch of inputs."""

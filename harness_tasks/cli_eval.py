@@ -44,8 +44,10 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
-def check_task_names(names: list[str]) -> None:
-    """Raise a user error for an explicitly named xtreme task that cannot exist or is unbuilt."""
+def check_task_names(names: list[str], include_path: str | None = None) -> None:
+    """Raise a user error for an explicitly named xtreme task that cannot exist or is unbuilt
+    (built: its YAML in ``$XTREME_ADV_DIR/tasks`` or under the user's ``--include_path``)."""
+    folders = [adversarial_tasks_path(), *([Path(include_path)] if include_path else [])]
     for name in names:
         if any(ch in name for ch in "*?[") or not name.startswith("xtreme_"):
             continue
@@ -56,7 +58,7 @@ def check_task_names(names: list[str]) -> None:
                 raise XtremeAdvError(
                     f"unknown adversarial task {name!r}: task or language is not part of XTREME"
                 )
-            if not (adversarial_tasks_path() / f"{name}.yaml").is_file():
+            if not any(next(f.rglob(f"{name}.yaml"), None) for f in folders if f.is_dir()):
                 raise XtremeAdvError(
                     f"adversarial set {name} is not built (looked in {adversarial_tasks_path()});"
                     f" build it with: xtreme-adv attack build --task {adv['task']} --langs "
@@ -180,7 +182,8 @@ def main(argv: list[str]) -> int:
     argv = with_encoder_batch_size(argv)
     tasks = _option(argv, "--tasks")
     if tasks:
-        check_task_names([t.strip() for t in tasks.split(",") if t.strip()])
+        names = [t.strip() for t in tasks.split(",") if t.strip()]
+        check_task_names(names, _option(argv, "--include_path"))
     start = time.time()
     try:
         code = run_lm_eval(argv)

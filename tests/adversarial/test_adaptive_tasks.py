@@ -193,6 +193,7 @@ def test_same_seed_same_bytes_resumed_and_sharded(taggers, xtreme_data_dir, tmp_
     import adversarial.adaptive_sets as adaptive_sets
 
     monkeypatch.setattr(adaptive_sets, "CHUNK_SIZE", 2)  # 6 sentences: 3 chunks
+    monkeypatch.setattr(adaptive_sets, "WINDOW_CHUNKS", 2)  # in lockstep windows {0, 1}, {2}
     model = taggers["udpos"]
 
     def request():
@@ -208,7 +209,11 @@ def test_same_seed_same_bytes_resumed_and_sharded(taggers, xtreme_data_dir, tmp_
     resumed = files(build_adaptive(request(), root=tmp_path / "c"))
     assert build_adaptive(request(), root=tmp_path / "d", num_shards=2, shard_index=0) is None
     sharded = files(build_adaptive(request(), root=tmp_path / "d", num_shards=2, shard_index=1))
-    assert whole == resumed == sharded  # three runs of the same seed and checkpoint
+    # Killed between the two chunk files of a window: the window runs again, chunk 0 stays.
+    assert build_adaptive(request(), root=tmp_path / "e", stop_after=1) is None
+    next((tmp_path / "e").rglob("chunk-00001.jsonl")).unlink()
+    partial = files(build_adaptive(request(), root=tmp_path / "e"))
+    assert whole == resumed == sharded == partial  # four runs of the same seed and checkpoint
     manifest = json.loads(whole[1])
     assert manifest["adaptive"]["metrics"]["n_examples"] == 6
 

@@ -5,10 +5,11 @@ Run: ``XTREME_ADV_LONG=1 pytest -q -s tests/adversarial/test_adaptive_tatoeba_lo
 comma-separated subset; ``XTREME_ADV_TATOEBA_JSON`` also writes the table).
 
 Per language (de, ru, zh, ar, hi): the first N source sentences, the whole English candidate
-pool, the charnoise family with its default constraints (max_ratio 0.25, similarity floor 0.7)
-for both sets; the adaptive set searches against the embedded model with 200 queries per
-sentence. Top-1 accuracy of each set is the adapter's own retrieval
-(:meth:`EncoderCheckpoint.retrieve`, what lm-eval scores) on the set's rows.
+pool, the charnoise family with its default constraints (max_ratio 0.25 counted in original
+words, the similarity floor calibrated on unrelated pairs) for both sets; the adaptive set
+searches against the embedded model with 200 queries per sentence. Top-1 accuracy of each
+set is the adapter's own retrieval (:meth:`EncoderCheckpoint.retrieve`, what lm-eval scores)
+on the set's rows.
 """
 
 from __future__ import annotations
