@@ -7,6 +7,7 @@ are paired by ``doc.id`` (docs/contracts.md section 6).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
@@ -420,10 +421,22 @@ def recipe_groups(
     return out
 
 
+def base_label(base_model: dict) -> str:
+    """The base model's name as shown and keyed: a local folder is reduced to its last part.
+
+    The comparison id seeds the comparison's bootstrap and is printed in every report, so it
+    must not depend on where the base model lay on the machine that trained (the same weights
+    in ``/root/.cache/...`` and ``/home/me/...`` give the same intervals).
+    """
+    name = str(base_model.get("name") or base_model["sha256"][:12])
+    if re.match(r"^(/|~|[A-Za-z]:[\\/])", name):
+        return re.split(r"[\\/]", name.rstrip("/\\"))[-1] or base_model["sha256"][:12]
+    return name
+
+
 def _comparison_id(card: dict, baseline_recipe: str = "direct") -> str:
     label = "+".join(sorted(card.get("intermediate_tasks") or [])) or "intermediate"
-    base = card["base_model"].get("name", card["base_model"]["sha256"][:12])
-    return f"{base}/{card.get('target_task')}: {label} vs {baseline_recipe}"
+    return f"{base_label(card['base_model'])}/{card.get('target_task')}: {label} vs {baseline_recipe}"
 
 
 def _doc_level_test(

@@ -340,3 +340,30 @@ def test_retrieval_intermediate_is_compared_with_the_pretrained_base(tmp_path):
     assert item["comparison"].endswith("anli vs pretrained")
     assert item["direct_models"] == ["e5s-tatoeba-pre-s1", "e5s-tatoeba-pre-s2"]
     assert item["seeds"] == [1, 2]
+
+
+class _SameWeights(SyntheticModel):
+    """One base model's weights, whatever folder its card names."""
+
+    @property
+    def base_sha256(self) -> str:
+        return "ab" * 32
+
+
+def test_comparison_does_not_depend_on_where_the_base_model_lay(tmp_path):
+    # The demo's report once keyed (and seeded) its comparison by /root/.cache/...: the same
+    # study on another machine gave another label and other bootstrap intervals.
+    plan = [("xnli", ["de"], ["charnoise"])]
+    items = []
+    for where in ("/root/.cache/xtreme-adv/models/e5-small-L12", "/home/me/models/e5-small-L12"):
+        root = tmp_path / where.split("/")[1]
+        for recipe, inter, rob in (("direct", [], 0.7), ("intermediate", ["anli"], 0.9)):
+            model = _SameWeights(f"e5s-xnli-{recipe}-s1", recipe=recipe, seed=1,
+                                 intermediate_tasks=inter, robustness=rob, base_name=where)  # fmt: skip
+            write_results_folder(root, model, plan, n_docs=60)
+        (item,) = build_board(read_inputs([root]), n_boot=200, seed=0).comparisons
+        items.append(item)
+    assert items[0]["comparison"] == "e5-small-L12/xnli: anli vs direct"
+    # Everything computed is equal; only the card's own record of the folder differs.
+    same = [{k: v for k, v in item.items() if k != "base_model"} for item in items]
+    assert same[0] == same[1]
