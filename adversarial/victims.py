@@ -163,13 +163,13 @@ class TaggerVictim(CachedVictim):
     def forward(self, inputs: list) -> list:
         import torch
 
-        from harness_tasks.adapter.checkpoint import MAX_LENGTH, _batches, _by_length
+        from harness_tasks.adapter.checkpoint import MAX_LENGTH, length_batches
 
         ckpt = self.checkpoint
         sentences = [str(x).split(TOKEN_SEP) for x in inputs]
         out: list = [None] * len(inputs)
         with torch.inference_mode():
-            for batch in _batches(_by_length([str(x) for x in inputs]), ckpt.batch_size):
+            for batch in length_batches([str(x) for x in inputs], ckpt.batch_size):
                 words = [sentences[i] for i in batch]
                 enc = ckpt.tokenizer(
                     words,
