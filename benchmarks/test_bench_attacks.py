@@ -5,7 +5,8 @@ Run with ``pytest benchmarks/test_bench_attacks.py --benchmark-only`` (needs ../
 Both sides run the charnoise recipe of :func:`adversarial.recipes.build_attack` (grapheme-aware
 DeepWordBug edits, stopword and modification-rate constraints, ``UntargetedClassification``,
 ``GreedyWordSwapWIR``) against one classifier: the embedded multilingual-e5-small (all 12
-layers) with a head fitted on English XNLI dev, on the first 24 XNLI-de dev examples.
+layers) with a head fitted on the last 1,000 English XNLI dev rows, on the first 24 XNLI-de dev
+examples (never the translation of a row the head was fitted on).
 
 * baseline: ``textattack.Attacker`` with TextAttack's stock ``HuggingFaceModelWrapper``;
 * ours: ``xtreme-adv attack build --source-model`` (dynamic padding, length-sorted batches, a
@@ -38,8 +39,8 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data not foun
 def classifier(tmp_path_factory) -> Path:
     """The embedded encoder (all 12 layers) with an XNLI head fitted on English XNLI dev.
 
-    Only the pooler and the 3-way head are trained (full-batch, on the [CLS] states of 1,000
-    English dev examples, seconds): an attack needs a model whose decisions follow the input,
+    Only the pooler and the 3-way head are trained (full-batch, on the [CLS] states of the last
+    1,000 English dev examples, seconds): an attack needs a model whose decisions follow the input,
     or nothing is ever flipped and the success rates compare nothing. e5 was trained for mean
     pooling, so its untrained pooler is nearly constant, and cut to 2 layers its [CLS] state
     is too.
@@ -59,7 +60,12 @@ def small_classifier(tmp_path_factory) -> Path:
 
 
 def fit_xnli_classifier(base: Path, out: Path) -> Path:
-    """``base`` with its pooler and a 3-way head fitted on 1,000 English XNLI dev examples."""
+    """``base`` with its pooler and a 3-way head fitted on the last 1,000 English XNLI dev rows.
+
+    XNLI-de dev is a row-by-row translation of XNLI-en dev, and the benchmarks attack the first
+    rows of XNLI-de: fitting on the last rows keeps every attacked document's translation out of
+    the head's training data (the rows are checked disjoint).
+    """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -73,7 +79,10 @@ def fit_xnli_classifier(base: Path, out: Path) -> Path:
         label2id={name: i for i, name in enumerate(labels)},
     ).eval()  # fmt: skip
     tokenizer = AutoTokenizer.from_pretrained(base)
-    english = load_eval_split("xnli", "en", data_dir=str(DATA)).dataset.select(range(1000))
+    english = load_eval_split("xnli", "en", data_dir=str(DATA)).dataset
+    english = english.select(range(len(english) - 1000, len(english)))
+    attacked = {f"en-{i}" for i in range(max(N_EXAMPLES, ADAPTIVE_N))}
+    assert attacked.isdisjoint(english["id"]), "the head would be fitted on attacked documents"
     with torch.no_grad():
         enc = tokenizer(list(english["premise"]), list(english["hypothesis"]), truncation=True,
                         max_length=128, padding=True, return_tensors="pt")  # fmt: skip
