@@ -436,7 +436,8 @@ def base_label(base_model: dict) -> str:
 
 def _comparison_id(card: dict, baseline_recipe: str = "direct") -> str:
     label = "+".join(sorted(card.get("intermediate_tasks") or [])) or "intermediate"
-    return f"{base_label(card['base_model'])}/{card.get('target_task')}: {label} vs {baseline_recipe}"
+    base = base_label(card["base_model"])
+    return f"{base}/{card.get('target_task')}: {label} vs {baseline_recipe}"
 
 
 def _doc_level_test(

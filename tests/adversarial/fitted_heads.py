@@ -88,3 +88,35 @@ def fit_qa(base: Path, docs: list[dict], out: Path, steps: int = 300):
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def fit_xnli(base: Path, docs: list[dict], out: Path, steps: int = 1000):
+    """An XNLI ``*ForSequenceClassification`` whose linear head is fitted on ``docs`` over the
+    frozen encoder's [CLS] state (the pooler set to tanh of it): it gets most of ``docs`` right
+    and sits near enough to its decision boundary that typos move it. Returns (model, tokenizer).
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    labels = ["entailment", "neutral", "contradiction"]
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=3, id2label=dict(enumerate(labels)),
+        label2id={n: i for i, n in enumerate(labels)},
+    )  # fmt: skip
+    enc = tokenizer([d["premise"] for d in docs], [d["hypothesis"] for d in docs],
+                    truncation=True, padding=True, return_tensors="pt")  # fmt: skip
+    with torch.no_grad():
+        model.base_model.pooler.dense.weight.copy_(torch.eye(model.config.hidden_size))
+        model.base_model.pooler.dense.bias.zero_()
+        states = model.base_model(**enc).pooler_output  # what the head reads
+    gold = torch.tensor([int(d["label"]) for d in docs])
+    optimizer = torch.optim.Adam(model.classifier.parameters(), lr=0.1)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model.classifier(states), gold).backward()
+        optimizer.step()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return model.eval(), tokenizer

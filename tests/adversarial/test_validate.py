@@ -11,6 +11,7 @@ import pytest
 from adversarial.build import BuildRequest, build
 from adversarial.cli import main
 from harness_tasks.data import load_eval_split
+from tests.adversarial.fitted_heads import fit_xnli
 
 pytestmark = pytest.mark.shared_data
 
@@ -187,37 +188,6 @@ def test_prescreen_flags_a_label_change_and_a_garbage_swap_and_passes_a_typo(bui
     assert "chrf_below_typo" in flags(swap)
 
 
-def _fit_reference(base, docs: list[dict], out):
-    """An XNLI classifier whose linear head is fitted on ``docs`` over the frozen 2-layer
-    encoder's [CLS] state (the pooler set to tanh of it): a clean reference model that was not
-    the attack's victim, near enough to its decision boundary that some typos move it."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    labels = ["entailment", "neutral", "contradiction"]
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=3, id2label=dict(enumerate(labels)),
-        label2id={n: i for i, n in enumerate(labels)},
-    )  # fmt: skip
-    enc = tokenizer([d["premise"] for d in docs], [d["hypothesis"] for d in docs],
-                    truncation=True, padding=True, return_tensors="pt")  # fmt: skip
-    with torch.no_grad():
-        model.base_model.pooler.dense.weight.copy_(torch.eye(model.config.hidden_size))
-        model.base_model.pooler.dense.bias.zero_()
-        states = model.base_model(**enc).pooler_output
-    gold = torch.tensor([int(d["label"]) for d in docs])
-    optimizer = torch.optim.Adam(model.classifier.parameters(), lr=0.1)
-    for _ in range(1000):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model.classifier(states), gold).backward()
-        optimizer.step()
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return model.eval(), tokenizer
-
-
 def test_prescreen_back_check_with_a_reference_model(
     built, tmp_path, capsys, embedded_model_dir_small
 ):
@@ -229,7 +199,7 @@ def test_prescreen_back_check_with_a_reference_model(
     folder = built / "xnli/charnoise/zh"
     rows = [r for r in _rows(folder) if r["adv_status"] == "attacked"]
     originals = [{**r, **json.loads(r["adv_original"])} for r in rows]
-    model, tokenizer = _fit_reference(embedded_model_dir_small, originals, tmp_path / "ref")
+    model, tokenizer = fit_xnli(embedded_model_dir_small, originals, tmp_path / "ref")
 
     def predict(docs):
         enc = tokenizer([d["premise"] for d in docs], [d["hypothesis"] for d in docs],

@@ -359,7 +359,8 @@ def test_comparison_does_not_depend_on_where_the_base_model_lay(tmp_path):
         root = tmp_path / where.split("/")[1]
         for recipe, inter, rob in (("direct", [], 0.7), ("intermediate", ["anli"], 0.9)):
             model = _SameWeights(f"e5s-xnli-{recipe}-s1", recipe=recipe, seed=1,
-                                 intermediate_tasks=inter, robustness=rob, base_name=where)  # fmt: skip
+                                 intermediate_tasks=inter, robustness=rob,
+                                 base_name=where)  # fmt: skip
             write_results_folder(root, model, plan, n_docs=60)
         (item,) = build_board(read_inputs([root]), n_boot=200, seed=0).comparisons
         items.append(item)

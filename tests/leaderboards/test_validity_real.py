@@ -13,44 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.adversarial.fitted_heads import fit_xnli
+
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
 N_DOCS = 24
 XTREME_ADV = str(Path(sys.executable).with_name("xtreme-adv"))
 ADV = "xtreme_adv_xnli_charnoise_de"
 CLEAN = "xtreme_xnli_de"
-
-
-def _fit_classifier(base: Path, docs: list[dict], out: Path) -> Path:
-    """An XNLI ``*ForSequenceClassification`` whose linear head is fitted on ``docs`` over the
-    frozen 2-layer encoder's [CLS] state (the pooler set to tanh of it): a victim that gets
-    most clean documents right and that typos move."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    labels = ["entailment", "neutral", "contradiction"]
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=3, id2label=dict(enumerate(labels)),
-        label2id={n: i for i, n in enumerate(labels)},
-    )  # fmt: skip
-    enc = tokenizer([d["premise"] for d in docs], [d["hypothesis"] for d in docs],
-                    truncation=True, padding=True, return_tensors="pt")  # fmt: skip
-    gold = torch.tensor([int(d["label"]) for d in docs])
-    with torch.no_grad():
-        model.base_model.pooler.dense.weight.copy_(torch.eye(model.config.hidden_size))
-        model.base_model.pooler.dense.bias.zero_()
-        states = model.base_model(**enc).pooler_output  # what the head reads
-    optimizer = torch.optim.Adam(model.classifier.parameters(), lr=0.1)
-    for _ in range(1000):
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model.classifier(states), gold)
-        loss.backward()
-        optimizer.step()
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 def _samples(results: Path, task: str) -> dict[str, int]:
@@ -72,8 +42,8 @@ def evaluated(tmp_path_factory, xtreme_data_dir, embedded_model_dir_small):
                            data_dir=str(xtreme_data_dir), limit=N_DOCS)  # fmt: skip
     build(request, root=root, progress=False)
     docs = load_eval_split("xnli", "de", data_dir=str(xtreme_data_dir)).dataset
-    model = _fit_classifier(embedded_model_dir_small, docs.select(range(N_DOCS)).to_list(),
-                            tmp / "clf")  # fmt: skip
+    model = tmp / "clf"
+    fit_xnli(embedded_model_dir_small, docs.select(range(N_DOCS)).to_list(), model)
     env = {
         **os.environ,
         "XTREME_ADV_DIR": str(root),
