@@ -177,6 +177,36 @@ def test_push_pull_round_trip(built_root, fake_hub, tmp_path, capsys):
     assert _leftovers(local) == []
 
 
+def test_human_judgments_travel_with_the_set(built_root, fake_hub, tmp_path, capsys):
+    import csv
+
+    judged = tmp_path / "judged" / "adv"
+    shutil.copytree(built_root, judged)
+    sheet = tmp_path / "sheet"
+    assert (
+        main(["validate", "export", "--out", str(judged), "--sheet", str(sheet), "--n", "3"]) == 0
+    )
+    path = sheet / "validation.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert rows, "nothing to judge"
+    for row in rows:
+        row["judgment"] = "valid"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["validate", "import", "--out", str(judged), "--sheet", str(path)]) == 0
+    assert (judged / TASK / ATTACK / LANG / "validity.json").is_file()
+
+    assert main(_hub_args("push", judged, repo="me/judged")) == 0
+    local = tmp_path / "elsewhere" / "adv"
+    assert main(_hub_args("pull", local, repo="me/judged")) == 0
+    capsys.readouterr()
+    # The judgments and the manifest that counts them arrive byte-identical with the data.
+    assert _set_files(local) == _set_files(judged)
+    assert "validity.json" in _set_files(local)
+
+
 def test_pull_hash_mismatch_keeps_local_set(built_root, fake_hub, tmp_path, capsys):
     assert main(_hub_args("push", built_root)) == 0
     local = tmp_path / "adv"
