@@ -50,6 +50,7 @@ from adversarial.build import (
     split_config,
     work_dir,
 )
+from adversarial.constraints import original_words_changed
 from adversarial.engine import TEXT_FIELDS, shift_offset
 from adversarial.segment import word_spans
 from adversarial.textattack_compat import AttackedText, language, textattack
@@ -201,46 +202,10 @@ def _token_count_constraint():
     return TokenCountPreserved()
 
 
-class OriginalWordsModificationRate(textattack.constraints.pre_transformation.MaxModificationRate):
-    """At most floor(``max_rate`` x the original text's words) of the original's words change.
-
-    The units of the static builder's budget (:meth:`adversarial.engine.Perturber._budget`:
-    floor(ratio x segmented words), one edit per original word). TextAttack's
-    ``MaxModificationRate`` (and the recipe's strict variant) count the *current* text's
-    modified indices and words instead; where a segmenter re-splits an edited word (jieba:
-    生日 -> 甥日 = 甥|日; a zero-width space) TextAttack records an insertion, so one edited
-    word counts twice and the text grows by a word. For Chinese, with limits of one or two
-    words per Tatoeba sentence, that ended searches after their first edit.
-    """
-
-    def __init__(self, max_rate: float):
-        super().__init__(max_rate, min_threshold=0)
-
-    def _get_modifiable_indices(self, current_text):
-        n_original = len(current_text.attack_attrs["original_index_map"])
-        limit = math.floor(n_original * self.max_rate + 1e-9)
-        if original_words_changed(current_text) >= limit:
-            return set()
-        return set(range(len(current_text.words)))
-
-
-def original_words_changed(text) -> int:
-    """How many words of the original text the search's ``text`` has changed or deleted
-    (TextAttack's ``original_index_map``: original word -> current index, -1 if deleted)."""
-    index_map = text.attack_attrs["original_index_map"].tolist()
-    modified = text.attack_attrs["modified_indices"]
-    return sum(1 for j in index_map if j < 0 or j in modified)
-
-
 def search_constraints(recipe) -> list:
-    """The recipe's constraints (pre-transformation first) for a search, the modification
-    limit counted in original words (:class:`OriginalWordsModificationRate`)."""
-    MaxRate = textattack.constraints.pre_transformation.MaxModificationRate
-    constraints = list(recipe.pre_transformation_constraints) + list(recipe.constraints)
-    return [
-        OriginalWordsModificationRate(c.max_rate) if isinstance(c, MaxRate) else c
-        for c in constraints
-    ]
+    """The recipe's constraints, pre-transformation first, for a search assembled here (the
+    modification limit is already counted in original words: ``recipes.build_attack``)."""
+    return list(recipe.pre_transformation_constraints) + list(recipe.constraints)
 
 
 @contextlib.contextmanager

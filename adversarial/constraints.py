@@ -11,11 +11,15 @@
   real word does not. Sentence-embedding cosines cannot tell the two apart (one word of a
   sentence moves the vector little either way); TextAttack's ``LevenshteinEditDistance``
   counts edits over the whole text and its ``chrF`` scores the whole text, neither per word.
+* :class:`OriginalWordsModificationRate` (a ``PreTransformationConstraint``): the modification
+  limit in the static budget's units, original words (TextAttack's counts current indices, so
+  a word a segmenter re-splits after an edit counts twice).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import unicodedata
 
 from nltk.metrics.distance import edit_distance
@@ -155,3 +159,34 @@ class CharacterEditSimilarity(textattack.constraints.Constraint):
     def extra_repr_keys(self):
         """Keys shown in TextAttack's printout of the attack."""
         return ["min_similarity"]
+
+
+class OriginalWordsModificationRate(textattack.constraints.pre_transformation.MaxModificationRate):
+    """At most floor(``max_rate`` x the original text's words) of the original's words change.
+
+    The units of the static builder's budget (:meth:`adversarial.engine.Perturber._budget`:
+    floor(ratio x segmented words), one edit per original word). TextAttack's
+    ``MaxModificationRate`` counts the *current* text's
+    modified indices and words instead; where a segmenter re-splits an edited word (jieba:
+    生日 -> 甥日 = 甥|日; a zero-width space) TextAttack records an insertion, so one edited
+    word counts twice and the text grows by a word. For Chinese, with limits of one or two
+    words per Tatoeba sentence, that ended searches after their first edit.
+    """
+
+    def __init__(self, max_rate: float):
+        super().__init__(max_rate, min_threshold=0)
+
+    def _get_modifiable_indices(self, current_text):
+        n_original = len(current_text.attack_attrs["original_index_map"])
+        limit = math.floor(n_original * self.max_rate + 1e-9)
+        if original_words_changed(current_text) >= limit:
+            return set()
+        return set(range(len(current_text.words)))
+
+
+def original_words_changed(text) -> int:
+    """How many words of the original text the search's ``text`` has changed or deleted
+    (TextAttack's ``original_index_map``: original word -> current index, -1 if deleted)."""
+    index_map = text.attack_attrs["original_index_map"].tolist()
+    modified = text.attack_attrs["modified_indices"]
+    return sum(1 for j in index_map if j < 0 or j in modified)

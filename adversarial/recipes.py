@@ -9,7 +9,6 @@ with a seeded random word choice (:mod:`adversarial.engine`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from harness_tasks.errors import XtremeAdvError
@@ -246,32 +245,6 @@ def pre_constraints(lang: str, params: dict) -> list:
     ]
 
 
-def _strict_rate_class():
-    from adversarial.textattack_compat import textattack
-
-    base = textattack.constraints.pre_transformation.MaxModificationRate
-
-    class StrictModificationRate(base):
-        """``MaxModificationRate`` rounding down, like the static builder: at most
-        floor(rate * words) words change (TextAttack rounds up and allows at least one)."""
-
-        def __init__(self, max_rate: float):
-            super().__init__(max_rate, min_threshold=0)
-
-        def _get_modifiable_indices(self, current_text):
-            limit = math.floor(len(current_text.words) * self.max_rate + 1e-9)
-            if len(current_text.attack_attrs["modified_indices"]) >= limit:
-                return set()
-            return set(range(len(current_text.words)))
-
-    return StrictModificationRate
-
-
-def StrictModificationRate(max_rate: float):  # noqa: N802 - reads like the class it builds
-    """A TextAttack constraint: at most floor(``max_rate`` * words) modified words."""
-    return _strict_rate_class()(max_rate)
-
-
 def build_attack(
     family: Family,
     lang: str,
@@ -285,6 +258,7 @@ def build_attack(
 
     ``search`` replaces the default ``GreedyWordSwapWIR`` (transfer sets pass
     :class:`adversarial.minimal.MinimalGreedyWordSwapWIR`)."""
+    from adversarial.constraints import OriginalWordsModificationRate
     from adversarial.similarity import EmbeddingSimilarityFloor, load_encoder
     from adversarial.textattack_compat import textattack
 
@@ -295,7 +269,9 @@ def build_attack(
             "support charnoise, visual, mlmswap and codeswitch"
         )
     constraints = pre_constraints(lang, params)
-    constraints.append(StrictModificationRate(float(params["max_ratio"])))
+    # Counted in original words, as the static builder's budget: on every search path
+    # (adaptive, --source-model transfer sets, the benchmarks).
+    constraints.append(OriginalWordsModificationRate(float(params["max_ratio"])))
     if family.name == "visual":
         from adversarial.constraints import MaxZeroWidthShare
 
