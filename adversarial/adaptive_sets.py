@@ -238,17 +238,18 @@ class AdaptiveAttack:
         self.victim, self._goal = self._victim_and_goal(loaded)
         # The family's transformation and validity constraints exactly as the classification
         # recipe assembles them (recipes.build_attack); only goal and search differ per kind.
-        recipe = recipes.build_attack(r.family, r.lang, r.params, self.victim, budget, r.seed)
+        # The similarity floor the static sets apply: max(min_similarity, the floor_quantile of
+        # unrelated pairs' similarity) (adversarial.calibration), not min_similarity alone.
+        recipe = recipes.build_attack(
+            r.family, r.lang, r.params, self.victim, budget, r.seed,
+            similarity_floor=calibration.for_request(r, loaded)["floor"],
+        )  # fmt: skip
         self.transformation = recipe.transformation
         constraints = search_constraints(recipe)
         from adversarial.similarity import EmbeddingSimilarityFloor
 
         floors = [c for c in constraints if isinstance(c, EmbeddingSimilarityFloor)]
         self.encoder = floors[0].encoder if floors else None
-        for floor in floors:
-            # The floor the static sets apply: max(min_similarity, the floor_quantile of
-            # unrelated pairs' similarity) (adversarial.calibration), not min_similarity alone.
-            floor.floor = calibration.for_request(r, loaded)["floor"]
         C = textattack.constraints.pre_transformation
         if self.kind == "multiple_choice":
             fields = list(self._fields())

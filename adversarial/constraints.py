@@ -166,11 +166,11 @@ class OriginalWordsModificationRate(textattack.constraints.pre_transformation.Ma
 
     The units of the static builder's budget (:meth:`adversarial.engine.Perturber._budget`:
     floor(ratio x segmented words), one edit per original word). TextAttack's
-    ``MaxModificationRate`` counts the *current* text's
-    modified indices and words instead; where a segmenter re-splits an edited word (jieba:
-    生日 -> 甥日 = 甥|日; a zero-width space) TextAttack records an insertion, so one edited
-    word counts twice and the text grows by a word. For Chinese, with limits of one or two
-    words per Tatoeba sentence, that ended searches after their first edit.
+    ``MaxModificationRate`` counts the *current* text's modified indices and words instead;
+    where a segmenter re-splits an edited word (jieba: 生日 -> 甥日 = 甥|日; a zero-width
+    space) TextAttack records an insertion, so one edited word counts twice and the text grows
+    by a word. For Chinese, with limits of one or two words per Tatoeba sentence, that ended
+    searches after their first edit.
     """
 
     def __init__(self, max_rate: float):

@@ -253,11 +253,15 @@ def build_attack(
     query_budget: int | None,
     seed: int = 0,
     search=None,
+    similarity_floor: float | None = None,
 ):
     """Assemble TextAttack's ``Attack`` for a classification model (adaptive/source-model runs).
 
     ``search`` replaces the default ``GreedyWordSwapWIR`` (transfer sets pass
-    :class:`adversarial.minimal.MinimalGreedyWordSwapWIR`)."""
+    :class:`adversarial.minimal.MinimalGreedyWordSwapWIR`). ``similarity_floor``: the floor of
+    the embedding-similarity constraint, where ``min_similarity`` asks for one; the builds pass
+    the calibrated floor the manifest records (:func:`adversarial.calibration.for_request`:
+    max(min_similarity, the floor_quantile of unrelated pairs)), default ``min_similarity``."""
     from adversarial.constraints import OriginalWordsModificationRate
     from adversarial.similarity import EmbeddingSimilarityFloor, load_encoder
     from adversarial.textattack_compat import textattack
@@ -282,7 +286,8 @@ def build_attack(
         constraints.append(CharacterEditSimilarity(float(params["min_char_similarity"])))
     if float(params["min_similarity"]) > 0:
         encoder = load_encoder(str(params["similarity_model"]))
-        constraints.append(EmbeddingSimilarityFloor(encoder, float(params["min_similarity"])))
+        floor = params["min_similarity"] if similarity_floor is None else similarity_floor
+        constraints.append(EmbeddingSimilarityFloor(encoder, float(floor)))
     goal = textattack.goal_functions.UntargetedClassification(
         model_wrapper, query_budget=query_budget or float("inf"), model_batch_size=64
     )

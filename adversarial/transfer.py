@@ -108,7 +108,6 @@ class TransferAttack:
 
     def __init__(self, request, encoder, floor: float | None = None):
         from adversarial.model_wrapper import DynamicPaddingWrapper
-        from adversarial.similarity import EmbeddingSimilarityFloor
 
         self.request = request
         self.encoder = encoder
@@ -124,12 +123,9 @@ class TransferAttack:
             query_budget=None,
             seed=request.seed,
             search=self.search,
+            # The calibrated floor the manifest reports as the set's (adversarial.calibration).
+            similarity_floor=floor,
         )
-        # ``floor``: the calibrated floor (adversarial.calibration), max(min_similarity, the
-        # floor_quantile of unrelated pairs), which the manifest reports as the set's floor.
-        for constraint in self.attack.constraints:
-            if floor is not None and isinstance(constraint, EmbeddingSimilarityFloor):
-                constraint.floor = float(floor)
 
     def run(self, docs: list[dict], start: int) -> list[dict]:
         """Rows for ``docs`` (rows ``start``.. of the split)."""

@@ -19,7 +19,7 @@ from leaderboards.holdout import attack_kind, check_run
 from leaderboards.names import TaskName, parse_task
 from leaderboards.results import ModelRun, TaskResult
 from leaderboards.units import Scores, Side
-from leaderboards.validity import SetValidity, match, row_fields, set_summary
+from leaderboards.validity import NOT_VALIDATED, SetValidity, match, row_fields, set_summary
 
 SCHEMA = "xtreme-adv/leaderboard/1"
 ALPHA = 0.05
@@ -421,6 +421,14 @@ def recipe_groups(
     return out
 
 
+def local_path_tail(value: str) -> str | None:
+    """The last part of an absolute or home-relative local path; None for anything else
+    (a Hub id such as ``intfloat/multilingual-e5-small`` is not a local path)."""
+    if re.match(r"^(/|~|[A-Za-z]:[\\/])", value):
+        return re.split(r"[\\/]", value.rstrip("/\\"))[-1]
+    return None
+
+
 def base_label(base_model: dict) -> str:
     """The base model's name as shown and keyed: a local folder is reduced to its last part.
 
@@ -429,9 +437,10 @@ def base_label(base_model: dict) -> str:
     in ``/root/.cache/...`` and ``/home/me/...`` give the same intervals).
     """
     name = str(base_model.get("name") or base_model["sha256"][:12])
-    if re.match(r"^(/|~|[A-Za-z]:[\\/])", name):
-        return re.split(r"[\\/]", name.rstrip("/\\"))[-1] or base_model["sha256"][:12]
-    return name
+    tail = local_path_tail(name)
+    if tail is None:
+        return name
+    return tail or base_model["sha256"][:12]
 
 
 def _comparison_id(card: dict, baseline_recipe: str = "direct") -> str:
@@ -676,12 +685,12 @@ def validity_row(
     """Judgments of the row's set, its adversarial result restricted to the documents judged
     valid and, when there is none, the reason (not validated, no samples, no valid document)."""
     if validity is None:
-        return None, None, "not validated"
+        return None, None, NOT_VALIDATED
     name = adv.name
     record = match(validity, (name.task, name.attack, name.lang), adv.extra.get("data_sha256"),
                    adv.source)  # fmt: skip
     if record is None:
-        return None, None, "not validated"
+        return None, None, NOT_VALIDATED
     if clean.samples is None or adv.samples is None:
         return record, None, "no per-sample files"
     restricted = restrict_to_valid(adv, record)

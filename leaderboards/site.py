@@ -19,8 +19,9 @@ from collections.abc import Callable
 from typing import TextIO
 
 from leaderboards import stats
-from leaderboards.compute import Board
+from leaderboards.compute import Board, local_path_tail
 from leaderboards.report import model_summary, pct, pct_ci
+from leaderboards.validity import NOT_VALIDATED
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#1b1b1b;background:#fff}
@@ -330,9 +331,8 @@ def strip_path(value: object) -> object:
     """Absolute local paths (and home-relative ones) reduced to their last part, recursively:
     no page shows where files lay on the machine that built it."""
     if isinstance(value, str):
-        if re.match(r"^(/|~|[A-Za-z]:[\\/])", value):
-            return "…/" + re.split(r"[\\/]", value.rstrip("/\\"))[-1]
-        return value
+        tail = local_path_tail(value)
+        return value if tail is None else "…/" + tail
     if isinstance(value, dict):
         return {k: strip_path(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -531,7 +531,7 @@ def lm_eval_command(info: dict, tasks: list[str]) -> str:
 def validity_cells(row: dict) -> list[str]:
     """The set's human validity rate and the scores on documents judged valid, or why not."""
     if row.get("validity") != "judged":
-        note = esc(row.get("validity") or "not validated")
+        note = esc(row.get("validity") or NOT_VALIDATED)
         return [f'<td class=t data-v="">{note}</td>', '<td data-v="">-</td>',
                 '<td data-v="">-</td>']  # fmt: skip
     rate = row["valid_rate"]
