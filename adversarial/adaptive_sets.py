@@ -432,9 +432,6 @@ class AdaptiveAttack:
             row = _tagging_row(doc, result, sims)
         else:
             row = result_row(doc, r.task, r.lang, result, sims)
-            if row["adv_ratio"]:  # in original words (a re-split word is one word)
-                n_words = max(1, len(perturbed.attack_attrs["original_index_map"]))
-                row["adv_ratio"] = round(original_words_changed(perturbed) / n_words, 6)
             if self.kind == "qa":
                 _remap_answers(row, doc)
         R = textattack.attack_results

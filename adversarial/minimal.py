@@ -17,6 +17,8 @@ import difflib
 import itertools
 from collections import OrderedDict
 
+import numpy as np
+
 from adversarial.engine import apply_char_edits
 from adversarial.segment import word_spans
 from adversarial.textattack_compat import AttackedText, textattack
@@ -72,17 +74,28 @@ def edit_units(original, perturbed, lang: str) -> list[tuple[str, int, int, str]
 
 def text_with(original, units: list[tuple[str, int, int, str]], transformation=None):
     """``original`` with only ``units`` applied, its ``modified_indices`` the words that differ
-    from the original and ``last_transformation`` the one that made them (what TextAttack's
-    constraints read)."""
+    from the original, its ``original_index_map`` where each original word went (-1: deleted)
+    and ``last_transformation`` the one that made them (what TextAttack's constraints read:
+    :class:`adversarial.constraints.OriginalWordsModificationRate` counts original words
+    through the map, so a word a typo re-splits in two counts once)."""
     fields = OrderedDict()
     for name, text in original._text_input.items():
         mine = [(s, e, r) for f, s, e, r in units if f == name]
         fields[name] = apply_char_edits(text, mine)[0] if mine else text
     out = AttackedText(fields)
     matcher = difflib.SequenceMatcher(None, original.words, out.words, autojunk=False)
-    modified = {
-        j for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal" for j in range(j1, j2)
-    }
+    modified: set[int] = set()
+    moved = np.full(len(original.words), -1)  # original's word i -> out's word
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            modified.update(range(j1, j2))
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            moved[i1:i2] = np.arange(j1, j2)
+        elif tag == "replace":  # re-split or merged words: each goes to the run's first word
+            moved[i1:i2] = j1
+    # Composed with the original's own map, in case it is already a perturbed text.
+    base = np.asarray(original.attack_attrs["original_index_map"])
+    out.attack_attrs["original_index_map"] = np.where(base >= 0, moved[base.clip(min=0)], -1)
     out.attack_attrs["modified_indices"] = modified
     out.attack_attrs["newly_modified_indices"] = set(modified)
     out.attack_attrs["last_transformation"] = transformation

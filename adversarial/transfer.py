@@ -14,6 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 from adversarial import recipes
+from adversarial.constraints import original_words_changed
 from adversarial.engine import TEXT_FIELDS
 from adversarial.minimal import MinimalGreedyWordSwapWIR, word_edits
 from adversarial.textattack_compat import AttackedText, language, textattack
@@ -79,8 +80,9 @@ def result_row(
         status, reason = "attacked", ""
     else:
         status, reason = ("attacked", "goal_not_reached") if edits else ("skipped", "no_candidate")
-    n_words = max(1, result.original_result.attacked_text.num_words)
-    modified = perturbed.attack_attrs.get("modified_indices", ())
+    # In original words, as the static budget and the search's limit count them (a word a
+    # typo re-splits in two is one perturbed word).
+    n_words = max(1, len(perturbed.attack_attrs["original_index_map"]))
     row.update(
         adv_status=status,
         adv_reason=reason,
@@ -91,7 +93,7 @@ def result_row(
         ),
         adv_original=json.dumps(originals, ensure_ascii=False, sort_keys=True),
         adv_similarity=float(similarity) if similarity is not None else None,
-        adv_ratio=round(len(modified) / n_words, 6) if edits else 0.0,
+        adv_ratio=round(original_words_changed(perturbed) / n_words, 6) if edits else 0.0,
     )
     if search is not None:
         row.update(

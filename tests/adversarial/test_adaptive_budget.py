@@ -9,13 +9,17 @@ edit, where the static set (one edit per original word) went on to a second.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
+from types import SimpleNamespace
 
 import pytest
 
 from adversarial import recipes
 from adversarial.adaptive_sets import search_constraints
-from adversarial.constraints import OriginalWordsModificationRate
+from adversarial.constraints import OriginalWordsModificationRate, original_words_changed
+from adversarial.minimal import edit_units, text_with
 from adversarial.textattack_compat import AttackedText, language, textattack
+from adversarial.transfer import result_row
 
 SENTENCE = "今天是６月１８号，也是Muiriel的生日！"  # Tatoeba zh, source 5
 
@@ -45,6 +49,39 @@ def test_a_resegmented_han_typo_counts_as_one_original_word():
         assert rate(twice, transformation) == set()  # two original words: the limit
         # A text of three words allows none (floor(0.75) = 0), as in the static builder.
         assert rate(AttackedText("我們試試看！"), transformation) == set()
+
+
+def test_a_minimal_transfer_text_counts_original_words():
+    """The transfer sets' reduction rebuilds its texts from the original
+    (:func:`adversarial.minimal.text_with`); they must carry where each original word went, or
+    the limit and the set's ``adv_ratio`` count the re-split typo twice (as they did)."""
+    _, _, transformation = _charnoise()
+    rate = OriginalWordsModificationRate(0.25)
+    with language("zh"):
+        original = AttackedText(OrderedDict(sentence=SENTENCE))
+        n = len(original.words)
+        i = original.words.index("生日")
+        greedy = original.replace_word_at_index(i, "甥日")
+        rebuilt = text_with(original, edit_units(original, greedy, "zh"), transformation)
+        assert rebuilt.text == greedy.text and rebuilt.words[i : i + 2] == ["甥", "日"]
+        assert rebuilt.attack_attrs["modified_indices"] == {i, i + 1}
+        assert rebuilt.attack_attrs["original_index_map"].tolist() == [
+            *range(i + 1), *range(i + 2, n + 1)
+        ]  # fmt: skip
+        assert original_words_changed(rebuilt) == 1
+        assert rate(rebuilt, transformation) == set(range(n + 1))  # a second edit may follow
+        # The row of a transfer set reports one perturbed word of the eleven.
+        result = SimpleNamespace(
+            original_result=SimpleNamespace(attacked_text=original),
+            perturbed_result=SimpleNamespace(attacked_text=rebuilt),
+        )  # only the attributes result_row reads (a real result needs a goal function)
+        doc = {"id": "5", "sentence": SENTENCE}
+        assert result_row(doc, "tatoeba", "zh", result, None)["adv_ratio"] == round(1 / n, 6)
+        # A deleted original word is a changed one too.
+        shorter = original.delete_word_at_index(0)
+        rebuilt = text_with(original, edit_units(original, shorter, "zh"))
+        assert rebuilt.attack_attrs["original_index_map"].tolist()[:2] == [-1, 0]
+        assert original_words_changed(rebuilt) == 1
 
 
 def test_every_search_counts_the_limit_in_original_words():
