@@ -124,7 +124,13 @@ def _check(sequential, lockstep):
     # Something to compare: attacks that succeeded and attacks that ran to their end.
     assert "successful" in results and len(results) >= 4, results
     assert any(r["result"] != "skipped" and r["queries"] > 5 for r in records if r)
-    assert rows_lock == rows_seq
+    # Equal rows; the similarity to the float precision of another batch: the encoder embeds
+    # the texts in other batches (other padding lengths and batch sizes), which moves a cosine
+    # by ~1e-7, enough to change its 6th decimal on some CPUs.
+    seq, lock = ([json.loads(r) for r in rows] for rows in (rows_seq, rows_lock))
+    sims_seq, sims_lock = ([r.pop("adv_similarity") for r in rows] for rows in (seq, lock))
+    assert lock == seq
+    assert sims_lock == pytest.approx(sims_seq, abs=2e-6)
     # Same inputs scored, in fewer and larger model calls.
     assert sum(calls_lock) == sum(calls_seq)
     assert len(calls_lock) < len(calls_seq) / 2, (calls_lock, calls_seq)
