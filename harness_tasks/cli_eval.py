@@ -44,6 +44,17 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
+def _build_hint(task: str, attack: str, lang: str) -> str:
+    """How to build a missing adversarial set (adaptive sets come from ``attack adaptive``)."""
+    if attack.startswith("adaptive-"):
+        family = attack.split("-")[1]
+        return (
+            f"an adaptive set is built against its checkpoint with: xtreme-adv attack adaptive "
+            f"--model CHECKPOINT --task {task} --lang {lang} --attack {family}"
+        )
+    return f"build it with: xtreme-adv attack build --task {task} --langs {lang} --attack {attack}"
+
+
 def check_task_names(names: list[str], include_path: str | None = None) -> None:
     """Raise a user error for an explicitly named xtreme task that cannot exist or is unbuilt
     (built: its YAML in ``$XTREME_ADV_DIR/tasks`` or under the user's ``--include_path``)."""
@@ -59,10 +70,10 @@ def check_task_names(names: list[str], include_path: str | None = None) -> None:
                     f"unknown adversarial task {name!r}: task or language is not part of XTREME"
                 )
             if not any(next(f.rglob(f"{name}.yaml"), None) for f in folders if f.is_dir()):
+                looked = " and ".join(str(f) for f in folders)
                 raise XtremeAdvError(
-                    f"adversarial set {name} is not built (looked in {adversarial_tasks_path()});"
-                    f" build it with: xtreme-adv attack build --task {adv['task']} --langs "
-                    f"{adv['lang']} --attack {adv['attack']}"
+                    f"adversarial set {name} is not built (looked in {looked}); "
+                    + _build_hint(adv["task"], adv["attack"], adv["lang"])
                 )
             continue
         clean = _CLEAN.match(name)

@@ -19,7 +19,7 @@ def _assert_one_line_error(proc, *needles):
         assert needle in last, last
 
 
-def _run(checkpoint, task, env):
+def _run(checkpoint, task, env, *extra):
     return run_cli(
         [
             "eval",
@@ -34,6 +34,7 @@ def _run(checkpoint, task, env):
             "cpu",
             "--limit",
             "4",
+            *extra,
         ],
         env=env,
     )
@@ -52,7 +53,27 @@ def test_unbuilt_adversarial_set_names_the_build_command(tiny_checkpoints, tmp_p
         tiny_checkpoints["xnli"], "xtreme_adv_xnli_charnoise_de", {"XTREME_ADV_DIR": str(tmp_path)}
     )
     _assert_one_line_error(
-        proc, "xtreme-adv attack build --task xnli --langs de --attack charnoise"
+        proc, "xtreme-adv attack build --task xnli --langs de --attack charnoise", str(tmp_path)
+    )
+
+
+def test_unbuilt_adaptive_set_names_every_folder_and_the_adaptive_command(
+    tiny_checkpoints, tmp_path
+):
+    mine = tmp_path / "my-sets"
+    mine.mkdir()
+    proc = _run(
+        tiny_checkpoints["xnli"],
+        "xtreme_adv_xnli_adaptive-charnoise-0123456789_de",
+        {"XTREME_ADV_DIR": str(tmp_path / "root")},
+        "--include_path",
+        str(mine),
+    )
+    _assert_one_line_error(
+        proc,
+        str(tmp_path / "root"),
+        str(mine),
+        "xtreme-adv attack adaptive --model CHECKPOINT --task xnli --lang de --attack charnoise",
     )
 
 
