@@ -49,6 +49,7 @@ from adversarial.build import (
     sha256_file,
     split_config,
     work_dir,
+    write_parquet,
 )
 from adversarial.constraints import original_words_changed
 from adversarial.engine import TEXT_FIELDS, shift_offset
@@ -684,13 +685,7 @@ def merge_adaptive(root: Path, work: Path) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{lang}.tmp-"))
     try:
-        bars = datasets.utils.logging.is_progress_bar_enabled()
-        datasets.utils.logging.disable_progress_bar()  # quiet terminal
-        try:
-            datasets.Dataset.from_list(rows).to_parquet(str(tmp / "data.parquet"))
-        finally:
-            if bars:
-                datasets.utils.logging.enable_progress_bar()
+        write_parquet(datasets.Dataset.from_list(rows), tmp / "data.parquet")
         manifest = build_manifest({**config, "attack": config["family"]}, rows,
                                   sha256_file(tmp / "data.parquet"))  # fmt: skip
         manifest["task_name"] = task_name(task, attack, lang)

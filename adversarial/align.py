@@ -80,14 +80,16 @@ class WordAligner:
 
     def __init__(self, model: str = "embedded", layer: int = ALIGN_LAYER):
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
+
+        from harness_tasks.embedded.tokenizer import load_tokenizer
 
         if model == "embedded" or model.startswith("embedded:"):
             from harness_tasks.embedded import default_model_dir
 
             layers = int(model.split(":", 1)[1]) if ":" in model else None
             model = str(default_model_dir(layers=layers))
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        self.tokenizer = load_tokenizer(model)
         self.model = AutoModel.from_pretrained(model).eval()
         self.layer = min(layer, self.model.config.num_hidden_layers)
         self._torch = torch

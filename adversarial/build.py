@@ -248,6 +248,20 @@ def load_limited_split(task: str, lang: str, split, data_dir, limit: int | None)
     return loaded
 
 
+def write_parquet(dataset, path: Path) -> None:
+    """``dataset.to_parquet(path)`` without datasets' "Creating parquet" bar (the build shows
+    its own, one per set)."""
+    import datasets
+
+    bars = datasets.utils.logging.is_progress_bar_enabled()
+    datasets.utils.logging.disable_progress_bar()
+    try:
+        dataset.to_parquet(str(path))
+    finally:
+        if bars:
+            datasets.utils.logging.enable_progress_bar()
+
+
 def _model_identity(path: str | None) -> dict | None:
     if not path:
         return None
@@ -497,7 +511,7 @@ def merge(root: Path, task: str, attack: str, lang: str) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{lang}.tmp-{os.getpid()}-"))
     try:
-        dataset.to_parquet(str(tmp / "data.parquet"))
+        write_parquet(dataset, tmp / "data.parquet")
         kill_point("merge:parquet")
         manifest = build_manifest(config, rows, sha256_file(tmp / "data.parquet"))
         manifest["config_key"] = key  # what a later build compares to skip a finished set

@@ -53,7 +53,9 @@ def resolve_mlm(spec: str) -> Path:
 def load_masked_lm(spec: str):
     """``(model, tokenizer)`` of masked LM ``spec``; a user error if its MLM head is missing."""
     import transformers
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForMaskedLM
+
+    from harness_tasks.embedded.tokenizer import load_tokenizer
 
     folder = resolve_mlm(spec)
     verbosity = transformers.logging.get_verbosity()
@@ -73,7 +75,7 @@ def load_masked_lm(spec: str):
             f"mlm {spec}: the checkpoint has no trained masked-LM head ({len(missing)} weights "
             f"missing: {shown}); an encoder-only model would propose random words; {_HINT}"
         )
-    return model, AutoTokenizer.from_pretrained(folder, use_fast=True)
+    return model, load_tokenizer(folder, use_fast=True)
 
 
 @functools.cache

@@ -35,10 +35,12 @@ class DynamicPaddingWrapper(ModelWrapper):
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs) -> DynamicPaddingWrapper:
         """Load a ``*ForSequenceClassification`` checkpoint folder."""
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
+
+        from harness_tasks.embedded.tokenizer import load_tokenizer
 
         model = AutoModelForSequenceClassification.from_pretrained(str(path))
-        return cls(model, AutoTokenizer.from_pretrained(str(path)), **kwargs)
+        return cls(model, load_tokenizer(str(path)), **kwargs)
 
     def _forward(self, inputs: list) -> np.ndarray:
         import torch

@@ -24,10 +24,12 @@ class SentenceEncoder:
 
     def __init__(self, model_dir: str | Path, batch_size: int = 32, prefix: str = "query: "):
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
+
+        from harness_tasks.embedded.tokenizer import load_tokenizer
 
         self.model_dir = str(model_dir)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.tokenizer = load_tokenizer(self.model_dir)
         self.model = AutoModel.from_pretrained(self.model_dir).eval()
         self.batch_size = batch_size
         self.prefix = prefix
