@@ -81,7 +81,7 @@ def fit_xnli_classifier(base: Path, out: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(base)
     english = load_eval_split("xnli", "en", data_dir=str(DATA)).dataset
     english = english.select(range(len(english) - 1000, len(english)))
-    attacked = {f"en-{i}" for i in range(max(N_EXAMPLES, ADAPTIVE_N))}
+    attacked = {f"en-{i}" for i in range(max(N_EXAMPLES, ADAPTIVE_MAX_DOCS))}
     assert attacked.isdisjoint(english["id"]), "the head would be fitted on attacked documents"
     with torch.no_grad():
         enc = tokenizer(list(english["premise"]), list(english["hypothesis"]), truncation=True,
@@ -207,21 +207,25 @@ def test_speedup_at_equal_success_rate(benchmark):
 #
 # Transformation and constraints are the recipe's (``recipes.build_attack``, the modification
 # limit counted in original words: ``adaptive_sets.search_constraints``) on every side; no
-# similarity model (``min_similarity=0``). ``XTREME_ADV_BENCH_N`` examples per task (default
-# 100; retrieval: Tatoeba-de sources against the whole English pool, classification: XNLI-de),
-# all on the 2-layer embedded encoder (retrieval: bare; classification: the fitted head of
-# ``small_classifier``). Timed: everything from the model folder to the results, wrappers and
-# pool embeddings included (the classifier's fitting is not). Goal: equal attack success rate
-# (+-2 points), >= 5x the stock and >= 2x the strong baseline's examples per second.
+# similarity model (``min_similarity=0``). Every side attacks the same first documents, as
+# many as it takes for ``XTREME_ADV_BENCH_N`` (default 100) of them to be attacked rather than
+# skipped (TextAttack skips a document the victim already gets wrong; counted beforehand with the
+# dynamic-padding wrapper, untimed); retrieval: Tatoeba-de sources against the whole English
+# pool, classification: XNLI-de, all on the 2-layer embedded encoder (retrieval: bare;
+# classification: the fitted head of ``small_classifier``, right on about a quarter of them).
+# Timed: everything from the model folder to the results, wrappers and pool embeddings included
+# (the classifier's fitting is not). Goal: equal attack success rate (+-2 points), >= 5x the
+# stock and >= 2x the strong baseline's examples per second.
 # ---------------------------------------------------------------------------------------------
-ADAPTIVE_N = int(os.environ.get("XTREME_ADV_BENCH_N", "100"))
+ADAPTIVE_ATTACKED = int(os.environ.get("XTREME_ADV_BENCH_N", "100"))
+ADAPTIVE_MAX_DOCS = 800  # the most documents looked at (the head is fitted on other rows)
 ADAPTIVE_BUDGET = 200
 ADAPTIVE: dict[tuple[str, str], dict] = {}
+_ADAPTIVE_DOCS: dict[str, int] = {}
 
 
-def _dataset_for(task: str, model_dir: Path, n: int):
-    """TextAttack examples for the first ``n`` documents, and the retrieval pool if any."""
-    from adversarial.textattack_compat import textattack
+def _examples_for(task: str, model_dir: Path, n: int):
+    """(input, gold output index) of the first ``n`` documents, and the retrieval pool if any."""
     from harness_tasks.data import load_eval_split
 
     docs = load_eval_split(task, "de", data_dir=str(DATA)).dataset.to_list()
@@ -229,15 +233,43 @@ def _dataset_for(task: str, model_dir: Path, n: int):
         pool = [d for d in docs if d["side"] == "target"]
         index = {d["id"]: i for i, d in enumerate(pool)}
         sources = [d for d in docs if d["side"] == "source"][:n]
-        examples = [(d["sentence"], index[d["gold"]]) for d in sources]
-        return textattack.datasets.Dataset(examples), [d["sentence"] for d in pool]
+        return [(d["sentence"], index[d["gold"]]) for d in sources], [d["sentence"] for d in pool]
     from transformers import AutoConfig
 
     from adversarial.transfer import label_index
 
     labels = label_index(task, SimpleNamespace(config=AutoConfig.from_pretrained(model_dir)))
-    examples = [((d["premise"], d["hypothesis"]), labels[d["label"]]) for d in docs[:n]]
-    return textattack.datasets.Dataset(examples, input_columns=["premise", "hypothesis"]), None
+    return [((d["premise"], d["hypothesis"]), labels[d["label"]]) for d in docs[:n]], None
+
+
+def _dataset_for(task: str, model_dir: Path, n: int):
+    """TextAttack examples for the first ``n`` documents, and the retrieval pool if any."""
+    from adversarial.textattack_compat import textattack
+
+    examples, pool = _examples_for(task, model_dir, n)
+    columns = ["premise", "hypothesis"] if pool is None else None
+    return textattack.datasets.Dataset(examples, input_columns=columns), pool
+
+
+def _adaptive_docs(task: str, model_dir: Path) -> int:
+    """The fewest first documents of which the victim gets ``ADAPTIVE_ATTACKED`` right: TextAttack
+    skips the others (their goal is met before any edit), so each side attacks that many."""
+    import numpy as np
+
+    if task not in _ADAPTIVE_DOCS:
+        examples, pool = _examples_for(task, model_dir, ADAPTIVE_MAX_DOCS)
+        wrapper = _baseline_wrapper(task, model_dir, True, pool)
+        right = 0
+        for start in range(0, len(examples), 64):
+            batch = examples[start : start + 64]
+            scores = np.asarray(wrapper([x for x, _ in batch]))
+            for offset, (row, (_, gold)) in enumerate(zip(scores, batch, strict=True)):
+                right += int(row.argmax() == gold)
+                if right == ADAPTIVE_ATTACKED:
+                    _ADAPTIVE_DOCS[task] = start + offset + 1
+                    return _ADAPTIVE_DOCS[task]
+        pytest.fail(f"{task}: fewer than {ADAPTIVE_ATTACKED} of {len(examples)} documents right")
+    return _ADAPTIVE_DOCS[task]
 
 
 def _baseline_wrapper(task: str, model_dir: Path, padding: str, pool: list[str] | None):
@@ -290,12 +322,12 @@ def _baseline_wrapper(task: str, model_dir: Path, padding: str, pool: list[str] 
     return Retrieval()
 
 
-def _textattack_adaptive(task: str, model_dir: Path, padding: str) -> dict:
+def _textattack_adaptive(task: str, model_dir: Path, padding: str, n: int) -> dict:
     from adversarial import goals, recipes
     from adversarial.adaptive_sets import search_constraints
     from adversarial.textattack_compat import language, textattack
 
-    dataset, pool = _dataset_for(task, model_dir, ADAPTIVE_N)
+    dataset, pool = _dataset_for(task, model_dir, n)
     wrapper = _baseline_wrapper(task, model_dir, padding, pool)
     family = recipes.get_family("charnoise")
     params = recipes.resolve_params(family, PARAMS)
@@ -323,12 +355,12 @@ def _textattack_adaptive(task: str, model_dir: Path, padding: str) -> dict:
     }
 
 
-def _ours_adaptive(task: str, model_dir: Path, root: Path) -> dict:
+def _ours_adaptive(task: str, model_dir: Path, root: Path, n: int) -> dict:
     from adversarial.adaptive_sets import AdaptiveRequest, build_adaptive
 
     request = AdaptiveRequest(str(model_dir), task, "de", "charnoise", PARAMS,
                               query_budget=ADAPTIVE_BUDGET, data_dir=str(DATA),
-                              limit=ADAPTIVE_N)  # fmt: skip
+                              limit=n)  # fmt: skip
     folder = build_adaptive(request, root=root)
     m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["adaptive"]["metrics"]
     return {
@@ -355,20 +387,21 @@ def test_adaptive_side(benchmark, request, tmp_path, task, side):
     from adversarial.textattack_compat import textattack  # noqa: F401 - import outside timing
 
     model_dir = _model_for(task, request)
+    n = _adaptive_docs(task, model_dir)
     if side == "ours":
-        run, args = _ours_adaptive, (task, model_dir, tmp_path / "adv")
+        run, args = _ours_adaptive, (task, model_dir, tmp_path / "adv", n)
     else:
         padding = "max_length" if side == "stock" else True
-        run, args = _textattack_adaptive, (task, model_dir, padding)
+        run, args = _textattack_adaptive, (task, model_dir, padding, n)
     start = time.perf_counter()
     counts = benchmark.pedantic(run, args=args, rounds=1, iterations=1)
     seconds = time.perf_counter() - start
     attacked = counts["successful"] + counts["failed"]
     info = {
         **counts,
-        "n": ADAPTIVE_N,
+        "n": n,
         "seconds": round(seconds, 3),
-        "examples_per_s": round(ADAPTIVE_N / seconds, 4),
+        "examples_per_s": round(n / seconds, 4),
         "attack_success_rate": round(100 * counts["successful"] / attacked, 2) if attacked else 0,
     }
     ADAPTIVE[(task, side)] = info
@@ -389,5 +422,8 @@ def test_adaptive_speedup_at_equal_success_rate(benchmark, task):
     print(f"\n{task}: {sides}\nspeed-up: {ratios}")
     for side in ("stock", "strong"):
         assert abs(ours["attack_success_rate"] - sides[side]["attack_success_rate"]) <= 2.0
-    assert ADAPTIVE_N >= 100, "the claim needs at least 100 examples"
+    assert ADAPTIVE_ATTACKED >= 100, "the claim needs at least 100 attacked examples"
+    for side, info in sides.items():
+        attacked = info["successful"] + info["failed"]
+        assert attacked >= ADAPTIVE_ATTACKED, f"{side}: {attacked} examples attacked"
     assert ratios["stock"] >= 5.0 and ratios["strong"] >= 2.0, ratios
