@@ -9,6 +9,7 @@ import sys
 
 import yaml
 
+from trainers import launch
 from trainers.config import (
     RunConfig,
     check_run_number,
@@ -100,6 +101,12 @@ def _add_run_flags(p: argparse.ArgumentParser, intermediate: bool) -> None:
     p.add_argument("--logging-steps", default=None, help="log every N steps (50)")
     p.add_argument("--save-total-limit", default=None, help="checkpoints kept (2)")
     p.add_argument("--model-id", help="model_id in the provenance card (default: derived)")
+    p.add_argument(
+        "--nproc-per-node",
+        default=None,
+        metavar="N",
+        help="run as N data-parallel processes under torchrun (one per GPU; default 1)",
+    )
     p.add_argument(
         "--keep-checkpoints",
         action="store_true",
@@ -316,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(list_tasks(where))
             return 0
         config = config_from_args(ns)
+        nproc = check_run_number(
+            ns.nproc_per_node if ns.nproc_per_node is not None else 1, "--nproc-per-node"
+        )
+        if nproc > 1 and not launch.inside_launcher():
+            return launch.relaunch(argv, nproc)  # the arguments were checked here, once
         config.command = ["xtreme-adv", "train", *argv]
         from trainers.output import configure_output, summary_line  # heavy imports: training
 
