@@ -55,6 +55,7 @@ from adversarial.constraints import original_words_changed
 from adversarial.engine import TEXT_FIELDS, shift_offset
 from adversarial.segment import word_spans
 from adversarial.textattack_compat import AttackedText, language, textattack
+from harness_tasks.data.parallel import resolve_half
 from harness_tasks.errors import XtremeAdvError
 
 SCHEMA = "xtreme-adv/adversarial-set/1"
@@ -157,7 +158,10 @@ class AdaptiveRequest:
 
     def load(self):
         """The clean split (retrieval: every candidate kept under ``limit``)."""
-        return load_limited_split(self.task, self.lang, self.split, self.data_dir, self.limit)
+        # Against a checkpoint trained on one parallel half, only the other is attacked: its
+        # card says which (as ``xtreme-adv eval`` scores it), else every document.
+        half = resolve_half(self.task, {"pretrained": self.model})
+        return load_limited_split(self.task, self.lang, self.split, self.data_dir, self.limit, half)
 
     def config(self, loaded) -> dict:
         """Everything the output depends on; its hash names the work folder."""

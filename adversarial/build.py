@@ -173,6 +173,7 @@ class BuildRequest:
         split: str | None = None,
         source_model: str | None = None,
         limit: int | None = None,
+        parallel_half: int | None = None,
     ):
         from adversarial import recipes
 
@@ -181,6 +182,7 @@ class BuildRequest:
         self.task, self.lang, self.attack, self.seed = task, lang, attack, int(seed)
         self.params = canonical_params(attack, recipes.resolve_params(self.family, params or {}))
         self.data_dir, self.split, self.limit = data_dir, split, limit
+        self.parallel_half = check_parallel_half(task, parallel_half)
         self.source_model = source_model
         if source_model and task not in ("xnli", "pawsx"):
             raise XtremeAdvError(
@@ -190,7 +192,9 @@ class BuildRequest:
 
     def load(self):
         """Load the clean evaluation split (a user error if it does not exist)."""
-        return load_limited_split(self.task, self.lang, self.split, self.data_dir, self.limit)
+        return load_limited_split(
+            self.task, self.lang, self.split, self.data_dir, self.limit, self.parallel_half
+        )
 
     def config(self, loaded) -> dict:
         """Everything the output depends on; its hash names the work folder."""
@@ -220,8 +224,9 @@ def _limited_rows(dataset, limit: int) -> list[int]:
 
 
 def split_config(loaded, limit: int | None) -> dict:
-    """The attacked split's part of a build configuration: split, source hash, limit, rows."""
-    return {
+    """The attacked split's part of a build configuration: split, source hash, limit, rows,
+    and the parallel half when only one is attacked."""
+    out = {
         "split": loaded.split,
         "source": {
             "path": str(loaded.source),
@@ -231,20 +236,52 @@ def split_config(loaded, limit: int | None) -> dict:
         "limit": limit,
         "n_rows": len(loaded.dataset),
     }
+    if getattr(loaded, "parallel_half", None) is not None:
+        out["parallel_half"] = loaded.parallel_half
+    return out
 
 
-def load_limited_split(task: str, lang: str, split, data_dir, limit: int | None):
-    """The clean split to attack: ``limit`` documents (retrieval: queries), ``full_dataset`` whole.
+def check_parallel_half(task: str, half: int | None) -> int | None:
+    """``--parallel-half``: 0 or 1, for the tasks whose splits are translations of each other."""
+    from harness_tasks.data.parallel import PARALLEL_FAMILIES, parse_half
+
+    half = parse_half(half, "--parallel-half")
+    if half is not None and task not in PARALLEL_FAMILIES:
+        raise XtremeAdvError(
+            f"--parallel-half {half}: {task} is not a parallel task (those are "
+            f"{', '.join(PARALLEL_FAMILIES)})"
+        )
+    return half
+
+
+def load_limited_split(
+    task: str, lang: str, split, data_dir, limit: int | None, half: int | None = None
+):
+    """The clean split to attack: the documents of parallel ``half`` when given (the half a
+    model trained on the other is scored on: docs/contracts.md section 8), then ``limit`` of
+    them (retrieval: queries); ``full_dataset`` whole; ``positions`` each attacked row's
+    position in the split (what seeds its edits, so a document is perturbed alike in a set of
+    one half and in a set of the whole split).
 
     Distractor and entity pools, and the retrieval candidate pool, come from the whole split,
     also under ``--limit``; a user error if the split does not exist.
     """
     from harness_tasks.data import load_eval_split
+    from harness_tasks.data.parallel import RULE, half_rows
 
     loaded = load_eval_split(task, lang, split=split, data_dir=data_dir)
     loaded.full_dataset = loaded.dataset
+    positions = list(range(len(loaded.dataset)))
+    loaded.parallel_half = None
+    if half is not None:
+        positions = half_rows(loaded.dataset["id"], lang, half)
+        loaded.dataset = loaded.dataset.select(positions)
+        loaded.parallel_half = {"rule": RULE, "half": half, "n_docs": len(positions)}
     if limit is not None:
-        loaded.dataset = loaded.dataset.select(_limited_rows(loaded.dataset, limit))
+        rows = _limited_rows(loaded.dataset, limit)
+        loaded.dataset = loaded.dataset.select(rows)
+        positions = [positions[r] for r in rows]
+    loaded.positions = positions
     return loaded
 
 
@@ -441,7 +478,8 @@ class _ChunkRunner:
             return self.attack.run(docs, start)
         from adversarial.floor import apply_similarity_floor
 
-        plans = [self.perturber.plan(doc, start + k) for k, doc in enumerate(docs)]
+        positions = self.loaded.positions
+        plans = [self.perturber.plan(doc, positions[start + k]) for k, doc in enumerate(docs)]
         floor = calibration.for_request(self.request, self.loaded)["floor"]
         sims = apply_similarity_floor(plans, self.encoder, floor, self.request.lang)
         return [self.perturber.realise(p, s) for p, s in zip(plans, sims, strict=True)]

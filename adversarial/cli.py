@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     )  # noqa: E501
     b.add_argument("--split", default=None, help="split to attack (default: as the clean task)")
     b.add_argument("--limit", type=int, default=None, help="only the first N documents")
+    b.add_argument(
+        "--parallel-half",
+        default=None,
+        metavar="H",
+        help="xnli, pawsx, xquad, mlqa: attack only the documents of parallel half H (0 or 1; "
+        "models trained on the other half are scored on it); --limit counts within it",
+    )
     b.add_argument("--num-shards", type=int, default=1)
     b.add_argument("--shard-index", type=int, default=0)
     b.add_argument("--no-progress", action="store_true")
@@ -183,6 +190,7 @@ def cmd_build(args) -> int:
             split=args.split,
             source_model=args.source_model,
             limit=args.limit,
+            parallel_half=args.parallel_half,
         )
         folder = build(
             request,

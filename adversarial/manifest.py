@@ -98,6 +98,8 @@ def build_manifest(config: dict, rows: list[dict], data_sha256: str) -> dict:
             "split": config["split"],
             "source": config["source"],
             "limit": config["limit"],
+            # The parallel half attacked, when only one was (absent: every document).
+            **({"parallel_half": config["parallel_half"]} if "parallel_half" in config else {}),
             "source_model": config["source_model"],
             "versions": config["versions"],
             "data": {"file": "data.parquet", "sha256": data_sha256, "n_rows": len(rows)},

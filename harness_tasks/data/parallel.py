@@ -89,16 +89,17 @@ def resolve_half(family: str, metadata: dict) -> int | None:
     return half
 
 
+def half_rows(ids, lang: str, half: int) -> list[int]:
+    """Positions of the document ids whose parallel key is in ``half``."""
+    return [i for i, ident in enumerate(ids) if parallel_half(parallel_key(ident, lang)) == half]
+
+
 def filter_half(dataset, lang: str, half: int):
     """Keep the rows of ``dataset`` (a ``datasets.Dataset`` with ``id``) whose key is in ``half``.
 
     Returns (filtered dataset, the record ``xtreme_adv.tasks.<task>.parallel_half``).
     """
-    keep = [
-        i
-        for i, ident in enumerate(dataset["id"])
-        if parallel_half(parallel_key(ident, lang)) == half
-    ]
+    keep = half_rows(dataset["id"], lang, half)
     record = {
         "rule": RULE,
         "scored_half": half,
@@ -114,6 +115,7 @@ __all__ = [
     "RULE",
     "card_scored_half",
     "filter_half",
+    "half_rows",
     "parallel_half",
     "parallel_key",
     "resolve_half",
