@@ -247,8 +247,9 @@ def _dataset_for(task: str, model_dir: Path, n: int):
     from adversarial.textattack_compat import textattack
 
     examples, pool = _examples_for(task, model_dir, n)
-    columns = ["premise", "hypothesis"] if pool is None else None
-    return textattack.datasets.Dataset(examples, input_columns=columns), pool
+    if pool is None:
+        return textattack.datasets.Dataset(examples, input_columns=["premise", "hypothesis"]), None
+    return textattack.datasets.Dataset(examples), pool
 
 
 def _adaptive_docs(task: str, model_dir: Path) -> int:
