@@ -174,6 +174,7 @@ class BuildRequest:
         source_model: str | None = None,
         limit: int | None = None,
         parallel_half: int | None = None,
+        each_half: bool = False,
     ):
         from adversarial import recipes
 
@@ -183,6 +184,7 @@ class BuildRequest:
         self.params = canonical_params(attack, recipes.resolve_params(self.family, params or {}))
         self.data_dir, self.split, self.limit = data_dir, split, limit
         self.parallel_half = check_parallel_half(task, parallel_half)
+        self.each_half = check_each_half(task, each_half, limit, self.parallel_half)
         self.source_model = source_model
         if source_model and task not in ("xnli", "pawsx"):
             raise XtremeAdvError(
@@ -192,9 +194,8 @@ class BuildRequest:
 
     def load(self):
         """Load the clean evaluation split (a user error if it does not exist)."""
-        return load_limited_split(
-            self.task, self.lang, self.split, self.data_dir, self.limit, self.parallel_half
-        )
+        half = "each" if self.each_half else self.parallel_half
+        return load_limited_split(self.task, self.lang, self.split, self.data_dir, self.limit, half)
 
     def config(self, loaded) -> dict:
         """Everything the output depends on; its hash names the work folder."""
@@ -254,14 +255,34 @@ def check_parallel_half(task: str, half: int | None) -> int | None:
     return half
 
 
+def check_each_half(task: str, each_half: bool, limit: int | None, half: int | None) -> bool:
+    """``--each-half``: a parallel task, with ``--limit``, without ``--parallel-half``."""
+    from harness_tasks.data.parallel import PARALLEL_FAMILIES
+
+    if not each_half:
+        return False
+    if task not in PARALLEL_FAMILIES:
+        raise XtremeAdvError(
+            f"--each-half: {task} is not a parallel task (those are {', '.join(PARALLEL_FAMILIES)})"
+        )
+    if limit is None or half is not None:
+        raise XtremeAdvError(
+            "--each-half takes --limit N (the first N documents of each half) and no "
+            "--parallel-half"
+        )
+    return True
+
+
 def load_limited_split(
-    task: str, lang: str, split, data_dir, limit: int | None, half: int | None = None
+    task: str, lang: str, split, data_dir, limit: int | None, half: int | str | None = None
 ):
     """The clean split to attack: the documents of parallel ``half`` when given (the half a
     model trained on the other is scored on: docs/contracts.md section 8), then ``limit`` of
-    them (retrieval: queries); ``full_dataset`` whole; ``positions`` each attacked row's
-    position in the split (what seeds its edits, so a document is perturbed alike in a set of
-    one half and in a set of the whole split).
+    them (retrieval: queries); with ``half="each"`` the first ``limit`` documents of each half
+    (what any model is scored on under ``--limit``, whichever half, or none, it is restricted
+    to); ``full_dataset`` whole; ``positions`` each attacked row's position in the split (what
+    seeds its edits, so a document is perturbed alike in a set of one half and in a set of the
+    whole split).
 
     Distractor and entity pools, and the retrieval candidate pool, come from the whole split,
     also under ``--limit``; a user error if the split does not exist.
@@ -273,7 +294,13 @@ def load_limited_split(
     loaded.full_dataset = loaded.dataset
     positions = list(range(len(loaded.dataset)))
     loaded.parallel_half = None
-    if half is not None:
+    if half == "each":
+        ids = loaded.dataset["id"]
+        positions = sorted(half_rows(ids, lang, 0)[:limit] + half_rows(ids, lang, 1)[:limit])
+        loaded.dataset = loaded.dataset.select(positions)
+        loaded.parallel_half = {"rule": RULE, "half": "each", "n_docs": len(positions)}
+        limit = None  # counted per half
+    elif half is not None:
         positions = half_rows(loaded.dataset["id"], lang, half)
         loaded.dataset = loaded.dataset.select(positions)
         loaded.parallel_half = {"rule": RULE, "half": half, "n_docs": len(positions)}

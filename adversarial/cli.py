@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         help="xnli, pawsx, xquad, mlqa: attack only the documents of parallel half H (0 or 1; "
         "models trained on the other half are scored on it); --limit counts within it",
     )
+    b.add_argument(
+        "--each-half",
+        action="store_true",
+        help="xnli, pawsx, xquad, mlqa, with --limit N: the first N documents of each parallel "
+        "half (the documents any model is scored on under --limit N)",
+    )
     b.add_argument("--num-shards", type=int, default=1)
     b.add_argument("--shard-index", type=int, default=0)
     b.add_argument("--no-progress", action="store_true")
@@ -191,6 +197,7 @@ def cmd_build(args) -> int:
             source_model=args.source_model,
             limit=args.limit,
             parallel_half=args.parallel_half,
+            each_half=args.each_half,
         )
         folder = build(
             request,

@@ -52,6 +52,19 @@ def test_static_set_of_one_half_perturbs_like_the_whole_split(xtreme_data_dir, t
     assert manifest["parallel_half"] == {"rule": RULE, "half": 1, "n_docs": n_half}
     assert manifest["limit"] == 10
     assert "parallel_half" not in load_set("xnli", "charnoise", "de", root=tmp_path / "whole")[1]
+    # Each half's first 6: what a model scored on half 0, on half 1 or on everything
+    # (--limit 6) is scored on, whatever the hash of the first documents' keys.
+    each = built(tmp_path / "each", limit=6, each_half=True)
+    firsts = [i for i in ids if _half(i) == 0][:6] + [i for i in ids if _half(i) == 1][:6]
+    assert [r["id"] for r in each] == sorted(firsts, key=ids.index)
+    assert set(ids[:6]) <= set(firsts)
+    for row in each:
+        if row["id"] in whole:
+            assert row == whole[row["id"]]
+    _, manifest = load_set("xnli", "charnoise", "de", root=tmp_path / "each")
+    assert manifest["parallel_half"]["half"] == "each" and manifest["limit"] == 6
+    with pytest.raises(XtremeAdvError, match="--each-half takes --limit"):
+        BuildRequest("xnli", "de", "charnoise", NO_SIM, each_half=True)
     with pytest.raises(XtremeAdvError, match="tatoeba is not a parallel task"):
         BuildRequest("tatoeba", "de", "charnoise", NO_SIM, parallel_half=1)
     with pytest.raises(XtremeAdvError, match="must be 0 or 1"):

@@ -90,6 +90,12 @@ def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
     assert len(tasks) == len(small.langs("pawsx")) * (1 + len(small.attacks))
     paper = spec.load(spec.preset_path("xstilts-paper"), data_dir=shared_data / "xtreme")
     assert len(paper.recipes) == 10 and "--bf16" in paper.training["args"]
+    # Parallel tasks' sets hold the first eval_docs documents of each half, so they pair with
+    # a model scored on either half or on every document; the others their first eval_docs.
+    (sets,) = [c for c in cells if c.id == "sets/pawsx/charnoise"]
+    assert sets.argv[sets.argv.index("--limit") + 1 :][:2] == ["500", "--each-half"]
+    (sets,) = [c for c in cells if c.id == "sets/tatoeba/charnoise"]
+    assert "--each-half" not in sets.argv
 
 
 def test_shards_split_models_and_cover_every_cell(study_file, tmp_path):
