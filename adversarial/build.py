@@ -237,34 +237,36 @@ def split_config(loaded, limit: int | None) -> dict:
         "limit": limit,
         "n_rows": len(loaded.dataset),
     }
-    if getattr(loaded, "parallel_half", None) is not None:
+    if loaded.parallel_half is not None:  # set by load_limited_split
         out["parallel_half"] = loaded.parallel_half
     return out
 
 
+def _require_parallel_task(task: str, flag: str) -> None:
+    """A user error unless ``task``'s splits are translations of each other."""
+    from harness_tasks.data.parallel import PARALLEL_FAMILIES
+
+    if task not in PARALLEL_FAMILIES:
+        raise XtremeAdvError(
+            f"{flag}: {task} is not a parallel task (those are {', '.join(PARALLEL_FAMILIES)})"
+        )
+
+
 def check_parallel_half(task: str, half: int | None) -> int | None:
     """``--parallel-half``: 0 or 1, for the tasks whose splits are translations of each other."""
-    from harness_tasks.data.parallel import PARALLEL_FAMILIES, parse_half
+    from harness_tasks.data.parallel import parse_half
 
     half = parse_half(half, "--parallel-half")
-    if half is not None and task not in PARALLEL_FAMILIES:
-        raise XtremeAdvError(
-            f"--parallel-half {half}: {task} is not a parallel task (those are "
-            f"{', '.join(PARALLEL_FAMILIES)})"
-        )
+    if half is not None:
+        _require_parallel_task(task, f"--parallel-half {half}")
     return half
 
 
 def check_each_half(task: str, each_half: bool, limit: int | None, half: int | None) -> bool:
     """``--each-half``: a parallel task, with ``--limit``, without ``--parallel-half``."""
-    from harness_tasks.data.parallel import PARALLEL_FAMILIES
-
     if not each_half:
         return False
-    if task not in PARALLEL_FAMILIES:
-        raise XtremeAdvError(
-            f"--each-half: {task} is not a parallel task (those are {', '.join(PARALLEL_FAMILIES)})"
-        )
+    _require_parallel_task(task, "--each-half")
     if limit is None or half is not None:
         raise XtremeAdvError(
             "--each-half takes --limit N (the first N documents of each half) and no "

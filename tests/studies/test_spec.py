@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness_tasks.data.parallel import PARALLEL_FAMILIES
 from studies import spec
 from studies.cli import main
-from studies.plan import plan, select
+from studies.plan import PARALLEL, plan, select
 
 from .conftest import tiny_study
 
@@ -96,6 +97,8 @@ def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
     assert sets.argv[sets.argv.index("--limit") + 1 :][:2] == ["500", "--each-half"]
     (sets,) = [c for c in cells if c.id == "sets/tatoeba/charnoise"]
     assert "--each-half" not in sets.argv
+    # studies keeps its own list (it reaches the other packages through commands); the same.
+    assert PARALLEL == PARALLEL_FAMILIES
 
 
 def test_shards_split_models_and_cover_every_cell(study_file, tmp_path):
