@@ -3,7 +3,7 @@
 xtreme-adv study run STUDY.yaml --out DIR        plan the cells, run what is not done
 xtreme-adv study run --preset demo --out DIR     a study shipped with the package
 xtreme-adv study run ... --shard 0/2             this machine's share (merge: copy folders)
-xtreme-adv study run ... --launcher slurm        one submitit job per model (train, eval)
+xtreme-adv study run ... --launcher slurm        one submitit job per model group (train, eval)
 xtreme-adv study status --out DIR                done / running / failed / skipped / left
 xtreme-adv study plan STUDY.yaml --out DIR       the cells and their commands, nothing run
 xtreme-adv study presets                         the shipped presets

@@ -4,6 +4,7 @@ Each cell is one ``xtreme-adv`` command (or the report) with its output folder u
 folder ``DIR``::
 
     DIR/checkpoints/<model>/        train cells (the trainer's own resumable folder)
+    DIR/intermediate/               intermediate phases, each shared by its recipe's targets
     DIR/adversarial/                sets cells ($XTREME_ADV_DIR: <task>/<attack>/<lang>/, tasks/)
     DIR/adaptive/<model>/<attack>-<lang>.json   adaptive cells
     DIR/results/<model>/            eval cells (lm-eval --output_path, with --log_samples)
@@ -11,9 +12,10 @@ folder ``DIR``::
     DIR/report.md, DIR/report.png   the report cell
     DIR/state/<cell>.json           done / failed (with the one-line reason) per cell
 
-Cells of one model (train, adaptive, eval) form a *group*; ``--shard i/n`` runs the groups whose
-index modulo n is i, and the sets they need (sets are deterministic, so two shards build the
-same bytes and their folders merge by copying).
+Cells of one model (train, adaptive, eval) form a *group*; the models of one intermediate recipe
+and seed (one per target) form one group, as they share one intermediate phase. ``--shard i/n``
+runs the groups whose index modulo n is i, and the sets they need (sets are deterministic, so
+two shards build the same bytes and their folders merge by copying).
 """
 
 from __future__ import annotations
@@ -185,7 +187,13 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
         if study.intermediate_dir:
             argv += ["--intermediate-dir", str(study.intermediate_dir)]
         argv += study.training["intermediate_args"]
-    train = Cell(f"train/{mid}", "train", argv, ckpt, deps=[f"model/{base.name}"], group=mid)
+    group = mid
+    if recipe.kind == "intermediate":
+        # One intermediate phase per (base, recipe, seed), trained by the first of its targets'
+        # cells and reused by the others (trainers.shared_phase); one group runs them in turn.
+        argv += ["--intermediate-cache", str(out / "intermediate")]
+        group = f"{study.name}-{base.name}-{recipe.name}-s{seed}"
+    train = Cell(f"train/{mid}", "train", argv, ckpt, deps=[f"model/{base.name}"], group=group)
     # retrieval targets train nothing, but without their data there is nothing to score either
     train.skip = _data_skip(study, task)
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
@@ -224,7 +232,12 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
                 str(path),
             ]
             cell = Cell(
-                f"adaptive/{mid}/{attack}-{lang}", "adaptive", ad, path, deps=[train.id], group=mid
+                f"adaptive/{mid}/{attack}-{lang}",
+                "adaptive",
+                ad,
+                path,
+                deps=[train.id],
+                group=group,
             )
             cell.skip = train.skip
             yield cell
@@ -256,7 +269,7 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
         ev,
         out / "results" / mid,
         deps=[train.id, *sets_ids.get(task, [])],
-        group=mid,
+        group=group,
     )
     cell.skip = train.skip or _data_skip(study, task)
     yield cell

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -84,6 +85,12 @@ def _add_run_flags(p: argparse.ArgumentParser, intermediate: bool) -> None:
     )
     if intermediate:
         p.add_argument("--intermediate-preset", help="intermediate-phase preset")
+        p.add_argument(
+            "--intermediate-cache",
+            metavar="DIR",
+            help="train the intermediate phase once into DIR and reuse it in every run with "
+            "the same base model, intermediate data, settings and seed (one per target)",
+        )
     p.add_argument(
         "--freeze-embeddings",
         action="store_true",
@@ -182,6 +189,19 @@ def _trainer_args(items: list[str]) -> dict:
     return check_trainer_args(out, "--trainer-arg")
 
 
+def _cache_folder(ns: argparse.Namespace, pick, where: str) -> Path | None:
+    """``--intermediate-cache``: a folder or a path where one can be created."""
+    value = pick(getattr(ns, "intermediate_cache", None), "intermediate_cache")
+    if value is None:
+        return None
+    if ns.command != "intermediate":
+        raise TrainUserError(f"{where}: intermediate_cache is for `train intermediate`")
+    folder = Path(str(value))
+    if folder.exists() and not folder.is_dir():
+        raise TrainUserError(f"--intermediate-cache {folder}: exists and is not a folder")
+    return folder
+
+
 def config_from_args(ns: argparse.Namespace) -> RunConfig:
     """Resolve presets, ``--config`` and flags into a RunConfig (precedence in that order)."""
     yml = read_yaml(ns.config) if ns.config else {}
@@ -275,6 +295,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         ),
         model_id=pick(ns.model_id, "model_id"),
         keep_checkpoints=bool(pick(ns.keep_checkpoints, "keep_checkpoints", False)),
+        intermediate_cache=_cache_folder(ns, pick, where),
         verbose=bool(ns.verbose),
     )
 

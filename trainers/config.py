@@ -29,7 +29,7 @@ from trainers.presets import PHASE_FIELDS, PhaseSettings, preset
 RUN_KEYS = (
     "model", "target", "intermediate_tasks", "seed", "freeze_embeddings", "bf16", "fp16",
     "save_steps", "logging_steps", "save_total_limit", "model_id", "keep_checkpoints",
-    "data_dir", "intermediate_dir", "ccgbank",
+    "data_dir", "intermediate_dir", "ccgbank", "intermediate_cache",
 )  # fmt: skip
 _TRAINING_ARGS_FIELDS = {f.name for f in dataclasses.fields(TrainingArguments)}
 # TrainingArguments set from PhaseSettings / the run: not to be overridden through trainer_args.
@@ -61,6 +61,9 @@ class RunConfig:
     data: DataLocations = field(default_factory=DataLocations)
     model_id: str | None = None
     keep_checkpoints: bool = False
+    # Intermediate phases shared between runs (trainers.shared_phase); where they are kept does
+    # not change what is trained, so it is not compared on resume.
+    intermediate_cache: Path | None = None
     command: list[str] | None = None  # the command line, for the card (not compared on resume)
     verbose: bool = False  # libraries' logs and Trainer's log dicts (not compared on resume)
 

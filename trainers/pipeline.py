@@ -58,6 +58,7 @@ from trainers.output import LogFinalStep, install_progress, trainer_log_levels
 from trainers.presets import PhaseSettings
 from trainers.provenance import build_card, render_model_card, run_environment
 from trainers.runfolder import CARD_FILE, WORK, RunFolder, write_json_atomic, write_text_atomic
+from trainers.shared_phase import drop_resume_points, phase_folder, phase_lock
 from trainers.tasks import (
     CLASSIFICATION,
     ENCODER,
@@ -193,15 +194,50 @@ def intermediate_phase(
     folder: RunFolder,
     callbacks: Sequence[TrainerCallback],
 ) -> tuple[Path, dict]:
-    """Multi-task (or single-task) intermediate training; returns (encoder folder, record)."""
+    """Multi-task (or single-task) intermediate training; returns (encoder folder, record).
+
+    With ``config.intermediate_cache`` the phase is trained in (or read from) the folder that
+    every run agreeing on its data, settings, seed and base model shares (trainers.shared_phase).
+    """
     work = folder.work("intermediate")
-    encoder_dir = work / "encoder"
-    if (work / PHASE_FILE).is_file():
-        return encoder_dir, json.loads((work / PHASE_FILE).read_text(encoding="utf-8"))
+    shared = config.intermediate_cache is not None
+    if not shared and (work / PHASE_FILE).is_file():
+        return work / "encoder", json.loads((work / PHASE_FILE).read_text(encoding="utf-8"))
     settings = config.intermediate_settings
     args = training_arguments(config, settings, work, multitask=True)
     with args.main_process_first(desc="intermediate data"):
         data = [_load(task, config, settings) for task in tasks]
+    if shared:
+        identity = _phase_record("intermediate", data, settings, config, args, {})
+        del identity["metrics"]
+        work = phase_folder(config.intermediate_cache, base.sha256, identity)
+        args = training_arguments(config, settings, work, multitask=True)
+    encoder_dir = work / "encoder"
+    with phase_lock(work, hold=shared and args.should_save):
+        args.distributed_state.wait_for_everyone()  # the main process holds the lock
+        if (work / PHASE_FILE).is_file():
+            log.info("intermediate phase already trained: %s", work)
+            return encoder_dir, json.loads((work / PHASE_FILE).read_text(encoding="utf-8"))
+        record = _train_intermediate(config, data, settings, args, base, tokenizer, callbacks)
+        if shared and args.should_save and not config.keep_checkpoints:
+            drop_resume_points(work)
+        args.distributed_state.wait_for_everyone()
+    return encoder_dir, record
+
+
+def _train_intermediate(
+    config: RunConfig,
+    data: Sequence[TaskData],
+    settings: PhaseSettings,
+    args: TrainingArguments,
+    base: BaseModel,
+    tokenizer: PreTrainedTokenizerBase,
+    callbacks: Sequence[TrainerCallback],
+) -> dict:
+    """Train the intermediate phase in ``args.output_dir``; save its encoder and record there."""
+    work = Path(args.output_dir)
+    encoder_dir = work / "encoder"
+    with args.main_process_first(desc="intermediate features"):
         features = [HEADS[d.task.head].prepare(d.dataset, tokenizer, settings) for d in data]
     set_seed(config.seed)  # head initialisation independent of what ran before in this process
     encoder = AutoModel.from_pretrained(base.path)
@@ -235,7 +271,7 @@ def intermediate_phase(
         save_tokenizer(tokenizer, encoder_dir)
         write_json_atomic(work / PHASE_FILE, record)
     args.distributed_state.wait_for_everyone()
-    return encoder_dir, record
+    return record
 
 
 def target_phase(

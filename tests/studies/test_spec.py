@@ -97,6 +97,15 @@ def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
     assert sets.argv[sets.argv.index("--limit") + 1 :][:2] == ["500", "--each-half"]
     (sets,) = [c for c in cells if c.id == "sets/tatoeba/charnoise"]
     assert "--each-half" not in sets.argv
+    # The targets of one intermediate recipe and seed share its phase: one cache, one group.
+    chain = [c for c in cells if c.id.startswith("train/") and c.id.endswith("-cosmosqa-s15")]
+    assert sorted(c.id.split("-")[3] for c in chain) == ["pawsx", "tatoeba", "xnli"]
+    assert {c.group for c in chain} == {"xstilts-small-e5s-cosmosqa-s15"}
+    caches = {c.argv[c.argv.index("--intermediate-cache") + 1] for c in chain}
+    assert caches == {str(tmp_path / "intermediate")}
+    assert {c.group for c in cells if c.id.endswith("-xnli-cosmosqa-s15")} == {chain[0].group}
+    direct = [c for c in cells if c.id.startswith("train/") and "-direct-" in c.id]
+    assert all("--intermediate-cache" not in c.argv and c.group == c.id[6:] for c in direct)
     # studies keeps its own list (it reaches the other packages through commands); the same.
     assert PARALLEL == PARALLEL_FAMILIES
 
