@@ -57,6 +57,7 @@ from adversarial.segment import word_spans
 from adversarial.textattack_compat import AttackedText, language, textattack
 from harness_tasks.data.parallel import resolve_half
 from harness_tasks.errors import XtremeAdvError
+from harness_tasks.weights import adaptive_attack_name
 
 SCHEMA = "xtreme-adv/adversarial-set/1"
 SEARCHES = ("greedy", "beam")
@@ -71,11 +72,6 @@ VICTIM_BATCH_SIZE = 128
 # The window is part of the build's key: a window's model calls batch its documents together.
 WINDOW_CHUNKS = 4
 _INFO = "_adaptive"  # per-example attack record in chunk files; moved to the manifest on merge
-
-
-def set_attack_name(family: str, weights_sha256: str) -> str:
-    """Attack part of an adaptive set's name: ``adaptive-<family>-<first 10 hex of weights>``."""
-    return f"adaptive-{family}-{weights_sha256[:10]}"
 
 
 class AdaptiveRequest:
@@ -127,7 +123,7 @@ class AdaptiveRequest:
         self.identity = _model_identity(model)
         self.task, self.lang, self.seed = task, lang, int(seed)
         self.family_name = attack
-        self.attack = set_attack_name(attack, self.identity["sha256"])
+        self.attack = adaptive_attack_name(attack, self.identity["sha256"])
         self.params = recipes.resolve_params(self.family, params or {})
         self.settings = {
             "query_budget": int(query_budget),

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from adversarial import calibration
 from harness_tasks.errors import XtremeAdvError
+from harness_tasks.weights import weights_sha256
 
 SCHEMA = "xtreme-adv/adversarial-set/1"
 CHUNK_SIZE = 64
@@ -332,10 +333,10 @@ def _model_identity(path: str | None) -> dict | None:
     if not path:
         return None
     folder = Path(path)
-    weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
-    if not weights:
+    sha256 = weights_sha256(folder)  # the evaluator's key too (eval's adaptive-<family>-self)
+    if sha256 is None:
         raise XtremeAdvError(f"--source-model {path}: no model weights (*.safetensors) found")
-    return {"path": str(folder.resolve()), "sha256": sha256_file(weights[0])}
+    return {"path": str(folder.resolve()), "sha256": sha256}
 
 
 def canonical_params(family: str, params: dict) -> dict:

@@ -26,6 +26,7 @@ from harness_tasks.registration import (
     install_task_manager,
     register_model,
 )
+from harness_tasks.weights import adaptive_attack_name, weights_sha256
 
 _CLEAN = re.compile(r"^xtreme_(?P<task>[a-z]+)_(?P<lang>[a-z]{2,3})$")
 # <attack>: a family, or adaptive-<family>-<10 hex of the attacked weights> (attack adaptive)
@@ -33,6 +34,10 @@ _ADV = re.compile(
     r"^xtreme_adv_(?P<task>[a-z]+)_(?P<attack>[a-z]+|adaptive-[a-z]+-[0-9a-f]{10})"
     r"_(?P<lang>[a-z]{2,3})$"
 )
+
+
+# The adaptive set built against the checkpoint being evaluated (``pretrained=DIR``).
+_SELF = re.compile(r"^xtreme_adv_(?P<task>[a-z]+)_adaptive-(?P<family>[a-z]+)-self_(?P<lang>\w+)$")
 
 
 def _option(argv: list[str], name: str) -> str | None:
@@ -53,6 +58,50 @@ def _build_hint(task: str, attack: str, lang: str) -> str:
             f"--model CHECKPOINT --task {task} --lang {lang} --attack {family}"
         )
     return f"build it with: xtreme-adv attack build --task {task} --langs {lang} --attack {attack}"
+
+
+def _with_option(argv: list[str], name: str, value: str) -> list[str]:
+    """``argv`` with the value of option ``name`` (``--name V`` or ``--name=V``) replaced."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == name and i + 1 < len(out):
+            out[i + 1] = value
+            return out
+        if arg.startswith(name + "="):
+            out[i] = f"{name}={value}"
+            return out
+    return out
+
+
+def resolve_self_sets(names: list[str], model_args: str | None) -> list[str]:
+    """Replace ``xtreme_adv_<task>_adaptive-<family>-self_<lang>`` by the name of the adaptive
+    set built against the evaluated checkpoint (``--model_args pretrained=DIR``): ``self`` is
+    the first 10 hex digits of its weights' SHA-256, as ``attack adaptive`` names the set. A
+    study plans these before the checkpoint exists; a user need not hash weights by hand."""
+    wanted = [m for m in map(_SELF.match, names) if m]
+    if not wanted:
+        return names
+    from lm_eval.utils import simple_parse_args_string
+
+    args = simple_parse_args_string(model_args) if model_args else {}
+    pretrained = args.get("pretrained")
+    first = wanted[0].string
+    if not pretrained or not Path(str(pretrained)).is_dir():
+        raise XtremeAdvError(
+            f"--tasks {first}: '-self' names the set attacked against the evaluated checkpoint; "
+            f"it needs --model_args pretrained=CHECKPOINT_FOLDER (got {pretrained!r})"
+        )
+    sha256 = weights_sha256(Path(str(pretrained)))
+    if sha256 is None:
+        raise XtremeAdvError(f"--tasks {first}: {pretrained} holds no model weights")
+    out = []
+    for name in names:
+        m = _SELF.match(name)
+        if m:
+            attack = adaptive_attack_name(m["family"], sha256)
+            name = f"xtreme_adv_{m['task']}_{attack}_{m['lang']}"
+        out.append(name)
+    return out
 
 
 def check_task_names(names: list[str], include_path: str | None = None) -> None:
@@ -194,6 +243,10 @@ def main(argv: list[str]) -> int:
     tasks = _option(argv, "--tasks")
     if tasks:
         names = [t.strip() for t in tasks.split(",") if t.strip()]
+        resolved = resolve_self_sets(names, _option(argv, "--model_args"))
+        if resolved != names:
+            names = resolved
+            argv = _with_option(argv, "--tasks", ",".join(names))
         check_task_names(names, _option(argv, "--include_path"))
     start = time.time()
     try:

@@ -7,7 +7,6 @@ a doc stride over long contexts, and mean-pooled sentence embeddings with margin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -21,6 +20,7 @@ from harness_tasks.adapter.mining import NEIGHBOURS as BUCC_NEIGHBOURS  # noqa: 
 from harness_tasks.adapter.mining import mine_documents
 from harness_tasks.errors import XtremeAdvError
 from harness_tasks.families import TaskFamily
+from harness_tasks.weights import weights_sha256
 
 HEADS = {
     "ForSequenceClassification": "classification",
@@ -361,18 +361,11 @@ class EncoderCheckpoint:
     def embedding_key(self) -> str | None:
         """Identity of the retrieval embeddings (weights, layer, prefix, length) for the cache."""
         if self._embedding_key is None:
-            files = sorted(self.path.glob("*.safetensors")) or sorted(
-                self.path.glob("pytorch_model*.bin")
-            )
-            if not files:
+            weights = weights_sha256(self.path)
+            if weights is None:
                 return None
-            digest = hashlib.sha256()
-            for file in files:
-                with file.open("rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 20), b""):
-                        digest.update(block)
             settings = {
-                "weights": digest.hexdigest(),
+                "weights": weights,
                 "layer": self.retrieval_layer,
                 "prefix": self.retrieval_prefix,
                 "max_length": self.max_length or MAX_LENGTH["retrieval"],

@@ -13,11 +13,9 @@ batches with the matching head, and returns what lm-eval expects:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 from lm_eval.api.model import LM
@@ -27,6 +25,7 @@ from harness_tasks import __version__
 from harness_tasks.adapter.checkpoint import EncoderCheckpoint
 from harness_tasks.errors import XtremeAdvError
 from harness_tasks.families import TaskFamily, family_of_task
+from harness_tasks.weights import weights_sha256
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +47,6 @@ def _family(task_name: str) -> TaskFamily:
         raise XtremeAdvError(
             f"xtreme-encoder answers only xtreme-adv tasks (xtreme_*); {task_name!r} is not one"
         ) from None
-
-
-def _weights_sha256(path: Path) -> str | None:
-    files = sorted(path.glob("*.safetensors")) or sorted(path.glob("pytorch_model*.bin"))
-    if not files:
-        return None
-    digest = hashlib.sha256()
-    for file in files:
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 @register_model("xtreme-encoder")
@@ -155,7 +142,7 @@ class EncoderLM(LM):
             "xtreme_adv_model": {
                 "path": str(path.resolve()),
                 "architecture": self.checkpoint.architecture,
-                "weights_sha256": _weights_sha256(path),
+                "weights_sha256": weights_sha256(path),
                 "provenance": provenance,
                 "adapter_version": __version__,
                 "retrieval_layer": self.checkpoint.retrieval_layer,
