@@ -16,7 +16,7 @@ import numpy as np
 from leaderboards import stats
 from leaderboards.errors import LeaderboardError
 from leaderboards.holdout import attack_kind, check_run
-from leaderboards.names import TaskName, parse_task
+from leaderboards.names import ADAPTIVE_RE, TaskName, parse_task
 from leaderboards.results import ModelRun, TaskResult
 from leaderboards.units import Scores, Side
 from leaderboards.validity import NOT_VALIDATED, SetValidity, match, row_fields, set_summary
@@ -208,6 +208,12 @@ _SET_FIELDS = ("data_sha256", "clean_data_sha256", "attack", "params", "seed", "
 def _attack_set(adv: TaskResult) -> dict:
     """What the results record of the adversarial set (its manifest, contracts.md section 6)."""
     out = {k: adv.extra[k] for k in _SET_FIELDS if adv.extra.get(k) is not None}
+    model = out.get("source_model")
+    if isinstance(model, dict):  # the attacked checkpoint: its hash and folder name, no local path
+        out["source_model"] = {
+            k: (local_path_tail(v) or v) if k == "path" and isinstance(v, str) else v
+            for k, v in model.items()
+        }
     source = adv.extra.get("source")
     if isinstance(source, str) and source:
         out["set"] = source.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
@@ -493,13 +499,24 @@ def _doc_level_test(
     )
 
 
+def comparison_attack(row: dict) -> str:
+    """The attack under which a row meets other models' rows in a comparison: its own, except
+    for a set attacked against the row's model (``adaptive-self``), whose name loses the
+    weights key (``adaptive-charnoise``): each model is compared under the attack built
+    against itself."""
+    match = ADAPTIVE_RE.match(row["attack"] or "")
+    if row["attack_kind"] != "adaptive-self" or match is None:
+        return row["attack"]
+    return f"adaptive-{match['family']}"
+
+
 def compare(
     inter: dict[int, ModelRun],
     direct: dict[int, ModelRun],
     rows: dict[tuple[str, str], dict],
     n_boot: int,
     seed: int,
-    tasks_of: dict[str, set[str]],
+    tasks_of: dict[str, dict[str, str]],
 ) -> tuple[list[dict], list[dict]]:
     """Difference of drops (intermediate - direct) per task x language x attack, and averages.
 
@@ -509,18 +526,24 @@ def compare(
     ``ci_examples`` and ``p`` always agree. Without them, ``diff`` is the mean of the rows'
     drop differences and only the interval over seeds exists. Benjamini-Hochberg runs over
     the p-values of each task's languages x attacks within one comparison.
+
+    ``tasks_of``: per model, its comparison names (``comparison_attack``) and the adversarial
+    task each stands for: a static or transfer set is one task every model is scored on; an
+    adaptive set is one per model, each attacked against that model (``adaptive-self``).
     """
     seeds = sorted(inter)
     first = inter[seeds[0]].provenance
     cid = _comparison_id(first, direct[seeds[0]].provenance["recipe"])
     tasks = set.intersection(
-        *(tasks_of[run.model_id] for run in [*inter.values(), *direct.values()])
+        *(set(tasks_of[run.model_id]) for run in [*inter.values(), *direct.values()])
     )
     out: list[dict] = []
     replicates: dict[str, np.ndarray] = {}
-    for task_name in sorted(tasks):
-        ri = [rows[(inter[s].model_id, task_name)] for s in seeds]
-        rd = [rows[(direct[s].model_id, task_name)] for s in seeds]
+    for cmp_name in sorted(tasks):
+        adv_i = [tasks_of[inter[s].model_id][cmp_name] for s in seeds]
+        adv_d = [tasks_of[direct[s].model_id][cmp_name] for s in seeds]
+        ri = [rows[(inter[s].model_id, n)] for s, n in zip(seeds, adv_i, strict=True)]
+        rd = [rows[(direct[s].model_id, n)] for s, n in zip(seeds, adv_d, strict=True)]
         if len({r["attack_kind"] for r in ri + rd}) != 1:
             continue  # an adaptive row of one model is never compared with a transfer row
         diffs = [a["drop"] - b["drop"] for a, b in zip(ri, rd, strict=True)]
@@ -534,7 +557,7 @@ def compare(
             "intermediate_tasks": sorted(first.get("intermediate_tasks") or []),
             "task": ri[0]["task"],
             "lang": ri[0]["lang"],
-            "attack": ri[0]["attack"],
+            "attack": comparison_attack(ri[0]),
             "attack_kind": ri[0]["attack_kind"],
             "metric": ri[0]["metric"],
             "drop_intermediate": _r(_mean([r["drop"] for r in ri])),
@@ -550,17 +573,22 @@ def compare(
             "p_adjusted": None,
             "significant": None,
         }
-        adv_name = task_name
-        clean_name = parse_task(task_name).clean.name
-        sides_i = [r for s in seeds for r in (inter[s].tasks[clean_name], inter[s].tasks[adv_name])]
-        sides_d = [
-            r for s in seeds for r in (direct[s].tasks[clean_name], direct[s].tasks[adv_name])
+        clean_name = parse_task(adv_i[0]).clean.name
+        sides_i = [
+            r
+            for s, n in zip(seeds, adv_i, strict=True)
+            for r in (inter[s].tasks[clean_name], inter[s].tasks[n])
         ]
-        rng = stats.row_rng(seed, f"cmp|{cid}|{task_name}")
+        sides_d = [
+            r
+            for s, n in zip(seeds, adv_d, strict=True)
+            for r in (direct[s].tasks[clean_name], direct[s].tasks[n])
+        ]
+        rng = stats.row_rng(seed, f"cmp|{cid}|{cmp_name}")
         tested = _doc_level_test(sides_i, sides_d, rng, n_boot)
         if tested is not None:
             item.update(tested[0])
-            replicates[task_name] = tested[1]
+            replicates[cmp_name] = tested[1]
         out.append(item)
     by_task: dict[str, list[dict]] = defaultdict(list)
     for item in out:
@@ -781,9 +809,10 @@ def build_board(
         )
     comparisons: list[dict] = []
     comparison_averages: list[dict] = []
-    tasks_of: dict[str, set[str]] = defaultdict(set)
-    for model_id, task_name in by_key:
-        tasks_of[model_id].add(task_name)
+    tasks_of: dict[str, dict[str, str]] = defaultdict(dict)
+    for (model_id, task_name), row in by_key.items():
+        name = f"xtreme_adv_{row['task']}_{comparison_attack(row)}_{row['lang']}"
+        tasks_of[model_id][name] = task_name
     if validated_only:
         if not rows:
             raise LeaderboardError(

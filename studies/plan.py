@@ -102,7 +102,7 @@ def plan(study: Study, out: Path) -> list[Cell]:
                     mid = model_id(study, base.name, task, recipe.name, seed)
                     group = [*_model_cells(study, out, base, task, recipe, seed, mid, sets_ids)]
                     cells.extend(group)
-                    evals.append(group[-1].id)
+                    evals += [c.id for c in group if c.kind == "eval"]
     del lim
     cells.append(
         Cell(
@@ -204,6 +204,7 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
                 "pass --intermediate-dir"
             )
     yield train
+    adaptive_ids = []
     for attack in study.adaptive["attacks"]:
         if attack not in study.attacks:
             continue
@@ -231,6 +232,8 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
                 "--json",
                 str(path),
             ]
+            for key, value in sorted(study.attack_params.get(attack, {}).items()):
+                ad += ["--param", f"{key}={value}"]
             cell = Cell(
                 f"adaptive/{mid}/{attack}-{lang}",
                 "adaptive",
@@ -240,6 +243,7 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
                 group=group,
             )
             cell.skip = train.skip
+            adaptive_ids.append(cell.id)
             yield cell
     langs = study.langs(task)
     tasks = [f"xtreme_{task}_{lang}" for lang in langs]
@@ -259,10 +263,11 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
         str(study.eval["batch_size"]),
         "--log_samples",
     ]
-    limit = lim["retrieval_docs"] if task in RETRIEVAL else lim["eval_docs"]
-    if limit:
-        # lm-eval counts rows; a retrieval prefix of 2N rows holds N whole pairs
-        ev += ["--limit", str(2 * limit if task in RETRIEVAL else limit)]
+    # Retrieval is scored against the whole candidate pool, the pool every set keeps (static
+    # sets attack the first retrieval_docs queries, adaptive ones num_examples): a limited
+    # clean pool would make the clean and adversarial scores two different tasks.
+    if lim["eval_docs"] and task not in RETRIEVAL:
+        ev += ["--limit", str(lim["eval_docs"])]
     cell = Cell(
         f"eval/{mid}",
         "eval",
@@ -273,6 +278,40 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
     )
     cell.skip = train.skip or _data_skip(study, task)
     yield cell
+    if adaptive_ids:
+        yield _adaptive_eval_cell(study, out, task, ckpt, mid, adaptive_ids, group, cell.skip)
+
+
+def _adaptive_eval_cell(study, out, task, ckpt, mid, adaptive_ids, group, skip) -> Cell:
+    """The model scored on its own adaptive sets (``adaptive-<family>-self``, resolved by
+    ``eval run`` from the checkpoint's weights) into a results folder of its own, which the
+    leaderboard merges with the clean one (pairs by document id). A cell apart, so a failed
+    attack costs the adaptive rows only."""
+    families = [a for a in study.adaptive["attacks"] if a in study.attacks]
+    tasks = [
+        f"xtreme_adv_{task}_adaptive-{family}-self_{lang}"
+        for family in families
+        for lang in study.langs(task)
+    ]
+    argv = [
+        "eval",
+        "run",
+        "--model",
+        "xtreme-encoder",
+        "--model_args",
+        f"pretrained={ckpt}",
+        "--tasks",
+        ",".join(tasks),
+        "--device",
+        study.eval["device"],
+        "--batch_size",
+        str(study.eval["batch_size"]),
+        "--log_samples",
+    ]
+    output = out / "results" / f"{mid}-adaptive"
+    cell = Cell(f"eval/{mid}/adaptive", "eval", argv, output, deps=adaptive_ids, group=group)
+    cell.skip = skip
+    return cell
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -39,6 +39,19 @@ def comparisons(board: dict) -> list[dict]:
     )
 
 
+# Above this many (task, language, attack) rows the plot shows the means over languages (one
+# line per comparison, task and attack) and the per-language rows stay in the table.
+MAX_PLOT_ROWS = 40
+
+
+def language_means(board: dict) -> list[dict]:
+    """The leaderboard's comparison averages over languages (``level: task``), stable order."""
+    return sorted(
+        (a for a in board.get("comparison_averages", []) if a.get("level") == "task"),
+        key=lambda a: (a["comparison"], a["task"], a["attack"]),
+    )
+
+
 def _states(out: Path) -> list[dict]:
     folder = out / "state"
     states = []
@@ -50,19 +63,27 @@ def _states(out: Path) -> list[dict]:
     return states
 
 
-def plot(rows: list[dict], path: Path) -> None:
-    """Dot-and-interval plot of the differences of drops (points x100) per comparison row."""
+def plot(rows: list[dict], path: Path, means: bool = False) -> None:
+    """Dot-and-interval plot of the differences of drops (points x100) per comparison row, or
+    per comparison, task and attack (``means``: averages over languages)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{c['task']} {c['lang']} {c['attack']}" for c in rows]
+    several = len({c["comparison"] for c in rows}) > 1
+    labels = [
+        (f"{c['comparison']}  " if several else "")
+        + (f"{c['task']} {c['attack']} ({c['n_langs']} langs)" if means else
+           f"{c['task']} {c['lang']} {c['attack']}")
+        for c in rows
+    ]  # fmt: skip
     height = max(2.5, 0.32 * len(rows) + 1.4)
     fig, ax = plt.subplots(figsize=(9.5, height), dpi=110)
     for y, c in enumerate(rows):
         diff = 100 * c["diff"]
-        color = "#b2182b" if c.get("significant") else "#4d4d4d"
+        marked = (c.get("p") is not None and c["p"] < 0.05) if means else c.get("significant")
+        color = "#b2182b" if marked else "#4d4d4d"
         if c.get("ci_examples"):
             lo, hi = (100 * v for v in c["ci_examples"])
             ax.plot([lo, hi], [y, y], color=color, linewidth=2, solid_capstyle="butt")
@@ -72,10 +93,14 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("drop(intermediate) - drop(direct), points (negative: intermediate more robust)")
     names = sorted({c["comparison"] for c in rows})
-    ax.set_title(
-        "; ".join(names) + "\nmean over seeds, 95% paired interval over documents", fontsize=9
-    )
-    ax.plot([], [], "o", color="#b2182b", label="BH-adjusted p < 0.05")
+    what = "mean over seeds and languages, 95% interval (documents, languages stratified)"
+    if not means:
+        what = "mean over seeds, 95% paired interval over documents"
+    ax.set_title(("" if several else "; ".join(names) + "\n") + what, fontsize=9)
+    if means:
+        ax.plot([], [], "o", color="#b2182b", label="p < 0.05 (not adjusted)")
+    else:
+        ax.plot([], [], "o", color="#b2182b", label="BH-adjusted p < 0.05")
     ax.plot([], [], "o", color="#4d4d4d", label="not significant / not tested")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.grid(axis="x", color="#eeeeee")
@@ -102,7 +127,32 @@ def write_report(out: Path) -> Path:
         "",
     ]
     if rows:
+        means = language_means(board)
         lines += [f"![difference of drops]({PLOT})", ""]
+        if len(rows) > MAX_PLOT_ROWS:
+            lines += [
+                f"(The plot shows the means over languages; the {len(rows)} rows per language "
+                "are in the table below.)",
+                "",
+            ]
+        if means:
+            lines += [
+                "Means over languages (per comparison, task and attack; interval and p-value "
+                "from the languages' paired resamplings, stratified, not adjusted):",
+                "",
+                "| comparison | task | attack | languages | drop intermediate | drop direct | "
+                "diff | 95% CI | p | significant languages |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+            ]
+            for a in means:
+                p = "n/a" if a.get("p") is None else f"{a['p']:.3g}"
+                sig = "n/a" if not a.get("n_tested") else f"{a['n_significant']}/{a['n_tested']}"
+                lines.append(
+                    f"| {a['comparison']} | {a['task']} | {a['attack']} | {a['n_langs']} | "
+                    f"{_pct(a['drop_intermediate'])} | {_pct(a['drop_direct'])} | "
+                    f"{_pct(a['diff'])} | {_ci(a.get('ci_examples'))} | {p} | {sig} |"
+                )
+            lines += ["", "Per language:", ""]
         lines += [
             "| comparison | task | lang | attack | seeds | drop intermediate | drop direct | "
             "diff | 95% CI (documents) | p adjusted | significant |",
@@ -126,7 +176,10 @@ def write_report(out: Path) -> Path:
             f"{n_sig} of {len(rows)} differences are significant after adjustment.",
             "",
         ]
-        plot(rows, out / PLOT)
+        if len(rows) > MAX_PLOT_ROWS and means:
+            plot(means, out / PLOT, means=True)
+        else:
+            plot(rows, out / PLOT)
     else:
         lines += [
             "**No intermediate/direct comparison could be made**: the leaderboard pairs an "
@@ -152,8 +205,9 @@ def write_report(out: Path) -> Path:
     lines += ["", "## Provenance", ""]
     lines += [
         f"- every number above: `{board_path.relative_to(out)}` (sha256 `{_sha(board_path)}`), "
-        "field `comparisons` (`diff`, `ci_examples`, `p_adjusted`, `significant`, "
-        "`drop_intermediate`, `drop_direct`), built by `xtreme-adv leaderboard build` from:",
+        "fields `comparisons` (`diff`, `ci_examples`, `p_adjusted`, `significant`, "
+        "`drop_intermediate`, `drop_direct`) and `comparison_averages` (`level: task`), built "
+        "by `xtreme-adv leaderboard build` from:",
     ]
     for path in sorted((out / "results").rglob("results_*.json")):
         lines.append(f"  - `{path.relative_to(out)}` (sha256 `{_sha(path)[:16]}`)")

@@ -146,3 +146,39 @@ def test_adaptive_rows_are_labelled_and_never_compared_across_kinds(tmp_path):
     assert kinds[(direct.model_id, "charnoise")] == "static"
     # the intermediate model's own adaptive set vs the direct model's transfer: not compared
     assert {c["attack"] for c in board.comparisons} == {"charnoise"}
+
+
+def test_each_model_is_compared_under_the_adaptive_attack_built_against_itself(tmp_path):
+    models = seed_set("intermediate", [1, 2], 0.8, 0.9) + seed_set("direct", [1, 2], 0.8, 0.5)
+    for m in models:
+        own = f"adaptive-charnoise-{m.provenance()['weights_sha256'][:10]}"
+        write_results_folder(tmp_path, m, [("xnli", ["de", "fr"], ["charnoise", own])], n_docs=60)
+    board = build_board(read_inputs([tmp_path]), n_boot=200, seed=0)
+    rows = {(r["model"], r["lang"], r["attack"].rsplit("-", 1)[0]): r for r in board.rows}
+    adaptive = [c for c in board.comparisons if c["attack"] == "adaptive-charnoise"]
+    assert sorted(c["lang"] for c in adaptive) == ["de", "fr"]
+    for c in adaptive:
+        assert c["attack_kind"] == "adaptive-self" and c["seeds"] == [1, 2]
+        # every number is the models' own rows': each seed's intermediate minus direct drop
+        by_seed = [
+            rows[(i, c["lang"], "adaptive-charnoise")]["drop"]
+            - rows[(d, c["lang"], "adaptive-charnoise")]["drop"]
+            for i, d in zip(c["intermediate_models"], c["direct_models"], strict=True)
+        ]
+        assert c["diff_by_seed"] == pytest.approx(by_seed, abs=1e-6)
+        assert c["diff"] == pytest.approx(sum(by_seed) / 2, abs=1e-6)
+        assert c["ci_examples"][0] <= c["diff"] <= c["ci_examples"][1]
+        assert c["n_paired"] == 60 and c["p_adjusted"] is not None
+    # the intermediate models are the more robust ones here, under both attacks
+    assert all(c["diff"] < 0 for c in board.comparisons)
+    averages = {(a["task"], a["attack"]) for a in board.comparison_averages}
+    assert {("xnli", "adaptive-charnoise"), ("all", "adaptive-charnoise")} <= averages
+
+
+def test_no_adaptive_comparison_when_one_side_lacks_its_own_set(tmp_path):
+    inter, direct = seed_set("intermediate", [1], 0.8, 0.8) + seed_set("direct", [1], 0.8, 0.7)
+    own = f"adaptive-charnoise-{inter.provenance()['weights_sha256'][:10]}"
+    write_results_folder(tmp_path, inter, [("xnli", ["de"], ["charnoise", own])], n_docs=30)
+    write_results_folder(tmp_path, direct, [("xnli", ["de"], ["charnoise"])], n_docs=30)
+    board = build_board(read_inputs([tmp_path]), n_boot=50, seed=0)
+    assert {c["attack"] for c in board.comparisons} == {"charnoise"}

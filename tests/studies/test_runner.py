@@ -56,32 +56,48 @@ def reference(tmp_path_factory, shared_data, embedded_model_dir_small) -> tuple[
 def test_tiny_study_reports_the_leaderboard_comparison(reference):
     path, out = reference
     board = json.loads((out / "site" / "leaderboard.json").read_text(encoding="utf-8"))
-    (cmp,) = board["comparisons"]
-    assert (cmp["task"], cmp["lang"], cmp["attack"]) == ("xnli", "de", "charnoise")
-    assert cmp["intermediate_models"] == ["tiny-e5s2-xnli-anli-s1"]
-    assert cmp["direct_models"] == ["tiny-e5s2-xnli-direct-s1"]
-    assert cmp["ci_examples"] is not None and cmp["p_adjusted"] is not None
+    static, adaptive = sorted(board["comparisons"], key=lambda c: c["attack"] != "charnoise")
+    assert (static["task"], static["lang"], static["attack"]) == ("xnli", "de", "charnoise")
+    # Each model is also compared under the adaptive attack built against itself (8 documents).
+    assert (adaptive["attack"], adaptive["attack_kind"]) == ("adaptive-charnoise", "adaptive-self")
+    assert adaptive["n_paired"] == 8
     report = (out / "report.md").read_text(encoding="utf-8")
-    # The report's row is the leaderboard's numbers, formatted.
-    row = next(line for line in report.splitlines() if line.startswith(f"| {cmp['comparison']}"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[7] == f"{100 * cmp['diff']:+.1f}"
-    lo, hi = cmp["ci_examples"]
-    assert cells[8] == f"[{100 * lo:+.1f}, {100 * hi:+.1f}]"
-    assert cells[9] == f"{cmp['p_adjusted']:.3g}"
+    for cmp in (static, adaptive):
+        assert cmp["intermediate_models"] == ["tiny-e5s2-xnli-anli-s1"]
+        assert cmp["direct_models"] == ["tiny-e5s2-xnli-direct-s1"]
+        assert cmp["ci_examples"] is not None and cmp["p_adjusted"] is not None
+        # The report's row is the leaderboard's numbers, formatted.
+        head = f"| {cmp['comparison']} | xnli | de | {cmp['attack']} |"
+        row = next(line for line in report.splitlines() if line.startswith(head))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[7] == f"{100 * cmp['diff']:+.1f}"
+        lo, hi = cmp["ci_examples"]
+        assert cells[8] == f"[{100 * lo:+.1f}, {100 * hi:+.1f}]"
+        assert cells[9] == f"{cmp['p_adjusted']:.3g}"
+    rows = {(r["model"], r["attack"].rsplit("-", 1)[0]): r for r in board["rows"]}
+    for model in ("tiny-e5s2-xnli-anli-s1", "tiny-e5s2-xnli-direct-s1"):
+        row = rows[(model, "adaptive-charnoise")]
+        assert row["attack_kind"] == "adaptive-self"
+        # the attacked checkpoint by hash and folder name: no local path on a public board
+        assert row["attack_set"]["source_model"]["path"] == model
     assert "sha256" in report and (out / "report.png").stat().st_size > 5000
     assert (out / "site" / "study.html").is_file() and (out / "site" / "index.html").is_file()
     # Each checkpoint was scored on the held-out half only (docs/contracts.md section 8).
+    scored = {}
     for results in (out / "results").rglob("results_*.json"):
-        tasks = json.loads(results.read_text())["xtreme_adv"]["tasks"]
-        assert tasks["xtreme_xnli_de"]["parallel_half"]["scored_half"] == 1
+        scored.update(json.loads(results.read_text())["xtreme_adv"]["tasks"])
+    assert len(scored) == 4  # clean, static, and the two models' own adaptive sets
+    assert {t["parallel_half"]["scored_half"] for t in scored.values()} == {1}
+    # The adaptive sets were attacked with the study's settings of the family.
+    params = [t["params"] for t in scored.values() if "params" in t]
+    assert len(params) == 3 and all(p["min_similarity"] == 0 for p in params)
     # Run again: everything is done, nothing is redone.
     states = {p.name: p.read_bytes() for p in (out / "state").glob("*.json")}
     again = _run("run", str(path), "--out", str(out), timeout=300)
-    assert again.returncode == 0 and "tiny: 8 done" in again.stdout
+    assert again.returncode == 0 and "tiny: 12 done" in again.stdout
     assert {p.name: p.read_bytes() for p in (out / "state").glob("*.json")} == states
     status = _run("status", "--out", str(out))
-    assert "total: 8 done" in status.stdout
+    assert "total: 12 done" in status.stdout
 
 
 @pytest.mark.slow
@@ -179,8 +195,10 @@ def test_slurm_launcher_through_submitits_local_executor(
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert list((out / "submitit").rglob("*_submitted.pkl"))  # jobs went through submitit
     board = json.loads((out / "site" / "leaderboard.json").read_text(encoding="utf-8"))
-    assert {(r["model"], r["lang"], r["attack"]) for r in board["rows"]} == {
-        ("tiny-e5s2-tatoeba-direct-s1", "de", "charnoise")
+    rows = {(r["model"], r["lang"], r["attack"].rsplit("-", 1)[0]) for r in board["rows"]}
+    assert rows == {
+        ("tiny-e5s2-tatoeba-direct-s1", "de", "charnoise"),
+        ("tiny-e5s2-tatoeba-direct-s1", "de", "adaptive-charnoise"),  # against itself
     }
     assert (out / "report.md").is_file()
 

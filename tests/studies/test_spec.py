@@ -77,7 +77,9 @@ def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
     cells = plan(small, tmp_path)
     n_models = len(small.base_models) * len(small.targets) * len(small.recipes) * len(small.seeds)
     kinds = [c.kind for c in cells]
-    assert kinds.count("train") == kinds.count("eval") == n_models
+    assert kinds.count("train") == n_models
+    # one eval of the clean and static sets, one of the model's own adaptive sets, per model
+    assert kinds.count("eval") == 2 * n_models
     assert kinds.count("sets") == len(small.targets) * len(small.attacks)
     n_adaptive = sum(
         len(small.langs(t)) * len(small.adaptive["attacks"]) * len(small.recipes) * len(small.seeds)
@@ -97,6 +99,19 @@ def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
     assert sets.argv[sets.argv.index("--limit") + 1 :][:2] == ["500", "--each-half"]
     (sets,) = [c for c in cells if c.id == "sets/tatoeba/charnoise"]
     assert "--each-half" not in sets.argv
+    (ad,) = [c for c in cells if c.id == "eval/xstilts-small-e5s-pawsx-anli-s14/adaptive"]
+    tasks = ad.argv[ad.argv.index("--tasks") + 1].split(",")
+    assert tasks == [f"xtreme_adv_pawsx_adaptive-charnoise-self_{g}" for g in small.langs("pawsx")]
+    assert ad.deps == [f"adaptive/xstilts-small-e5s-pawsx-anli-s14/charnoise-{g}"
+                       for g in small.langs("pawsx")]  # fmt: skip
+    assert (
+        "--limit" not in ad.argv and ad.output.name == "xstilts-small-e5s-pawsx-anli-s14-adaptive"
+    )
+    (board,) = [c for c in cells if c.kind == "leaderboard"]
+    assert ad.id in board.deps and ev.id in board.deps
+    # Retrieval is scored against the whole pool, which every set keeps.
+    (ev,) = [c for c in cells if c.id == "eval/xstilts-small-e5s-tatoeba-anli-s14"]
+    assert "--limit" not in ev.argv
     # The targets of one intermediate recipe and seed share its phase: one cache, one group.
     chain = [c for c in cells if c.id.startswith("train/") and c.id.endswith("-cosmosqa-s15")]
     assert sorted(c.id.split("-")[3] for c in chain) == ["pawsx", "tatoeba", "xnli"]

@@ -53,8 +53,15 @@ def test_targets_share_one_intermediate_phase_with_unshared_weights(
     # A kill inside the shared phase (socialiqa: 3 steps an epoch, a resume point every 2) ...
     config = config_from_args(
         build_parser().parse_args(
-            _argv(*args, "xnli", tmp_path / "xnli", "--intermediate-cache", str(cache),
-                  "--save-steps", "2")  # fmt: skip
+            _argv(
+                *args,
+                "xnli",
+                tmp_path / "xnli",
+                "--intermediate-cache",
+                str(cache),
+                "--save-steps",
+                "2",
+            )  # fmt: skip
         )
     )
     with pytest.raises(_Killed):
