@@ -248,21 +248,7 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
     langs = study.langs(task)
     tasks = [f"xtreme_{task}_{lang}" for lang in langs]
     tasks += [f"xtreme_adv_{task}_{a}_{lang}" for a in study.attacks for lang in langs]
-    ev = [
-        "eval",
-        "run",
-        "--model",
-        "xtreme-encoder",
-        "--model_args",
-        f"pretrained={ckpt}",
-        "--tasks",
-        ",".join(tasks),
-        "--device",
-        study.eval["device"],
-        "--batch_size",
-        str(study.eval["batch_size"]),
-        "--log_samples",
-    ]
+    ev = _eval_argv(study, ckpt, tasks)
     # Retrieval is scored against the whole candidate pool, the pool every set keeps (static
     # sets attack the first retrieval_docs queries, adaptive ones num_examples): a limited
     # clean pool would make the clean and adversarial scores two different tasks.
@@ -282,6 +268,15 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
         yield _adaptive_eval_cell(study, out, task, ckpt, mid, adaptive_ids, group, cell.skip)
 
 
+def _eval_argv(study, ckpt: Path, tasks: list[str]) -> list[str]:
+    """``xtreme-adv eval run`` of checkpoint ``ckpt`` on ``tasks``, with per-sample logs."""
+    return [
+        "eval", "run", "--model", "xtreme-encoder", "--model_args", f"pretrained={ckpt}",
+        "--tasks", ",".join(tasks), "--device", study.eval["device"],
+        "--batch_size", str(study.eval["batch_size"]), "--log_samples",
+    ]  # fmt: skip
+
+
 def _adaptive_eval_cell(study, out, task, ckpt, mid, adaptive_ids, group, skip) -> Cell:
     """The model scored on its own adaptive sets (``adaptive-<family>-self``, resolved by
     ``eval run`` from the checkpoint's weights) into a results folder of its own, which the
@@ -293,21 +288,7 @@ def _adaptive_eval_cell(study, out, task, ckpt, mid, adaptive_ids, group, skip) 
         for family in families
         for lang in study.langs(task)
     ]
-    argv = [
-        "eval",
-        "run",
-        "--model",
-        "xtreme-encoder",
-        "--model_args",
-        f"pretrained={ckpt}",
-        "--tasks",
-        ",".join(tasks),
-        "--device",
-        study.eval["device"],
-        "--batch_size",
-        str(study.eval["batch_size"]),
-        "--log_samples",
-    ]
+    argv = _eval_argv(study, ckpt, tasks)
     output = out / "results" / f"{mid}-adaptive"
     cell = Cell(f"eval/{mid}/adaptive", "eval", argv, output, deps=adaptive_ids, group=group)
     cell.skip = skip

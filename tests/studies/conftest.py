@@ -24,7 +24,6 @@ def tiny_study(folder: Path, base: Path, data_root: Path, **changes) -> Path:
         },
         "limits": {"train_examples": 32, "intermediate_examples": 32, "eval_docs": 12},
         "attack_params": {"charnoise": {"min_similarity": 0}},
-        "adaptive": {"attacks": ["charnoise"], "query_budget": 30, "num_examples": 8},
         "training": {
             "target_args": ["--epochs", "1", "--batch-size", "16", "--max-length", "64"],
             "intermediate_args": [
