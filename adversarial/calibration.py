@@ -56,7 +56,7 @@ def calibrate(encoder, docs: list[dict], task: str, lang: str, params: dict, see
     if not pairs:
         out["calibrated"] = False
         return out
-    sims = encoder.similarity(pairs)
+    sims = encoder.similarity(pairs, stored=True)  # one sample per split: reused on disk
     q = float(np.round(np.quantile(sims, quantile), 6))
     out.update(
         calibrated=True,

@@ -32,10 +32,10 @@ def _params(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _langs(text: str) -> list[str]:
+def _langs(text: str, flag: str = "--langs") -> list[str]:
     langs = [x.strip() for x in text.split(",") if x.strip()]
     if not langs:
-        raise XtremeAdvError(f"--langs {text!r}: no language given")
+        raise XtremeAdvError(f"{flag} {text!r}: no language given")
     return langs
 
 
@@ -132,7 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--model", required=True, help="checkpoint folder the xtreme-encoder scores")
     a.add_argument("--task", required=True)
-    a.add_argument("--lang", required=True)
+    a.add_argument(
+        "--lang",
+        required=True,
+        help="a language, or several comma-separated (one process: imports and models load once)",
+    )
     a.add_argument("--attack", required=True)
     a.add_argument("--query-budget", type=int, default=200)
     a.add_argument("--num-examples", type=int, default=50, help="first N documents; 0: all")
@@ -156,6 +160,12 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--num-shards", type=int, default=1)
     a.add_argument("--shard-index", type=int, default=0)
     a.add_argument("--json", type=Path, default=None, help="also write the report here")
+    a.add_argument(
+        "--json-dir",
+        type=Path,
+        default=None,
+        help="also write each language's report to DIR/<lang>.json",
+    )
 
     for name, helptext in (
         ("push", "push a built set to a Hub dataset repo"),
@@ -238,42 +248,52 @@ def cmd_merge(args) -> int:
 
 
 def cmd_adaptive(args) -> int:
-    """Run an adaptive attack, build its set and print the report (TextAttack's metrics)."""
+    """Run an adaptive attack per language, build its set and print the report (TextAttack's
+    metrics); languages run one after the other in this process."""
     from adversarial.adaptive import run_adaptive
+    from adversarial.build import atomic_write_text
 
     if args.num_examples < 0:
         raise XtremeAdvError(f"--num-examples {args.num_examples} must be >= 0 (0: all)")
-    report = run_adaptive(
-        args.model,
-        args.task,
-        args.lang,
-        args.attack,
-        query_budget=args.query_budget,
-        num_examples=args.num_examples or None,
-        params=_params(args.param),
-        seed=args.seed,
-        data_dir=args.data_dir,
-        split=args.split,
-        root=args.out,
-        num_shards=args.num_shards,
-        shard_index=args.shard_index,
-        search=args.search,
-        beam_width=args.beam_width,
-        qa_goal=args.qa_goal,
-        qa_f1_ratio=args.qa_f1_ratio,
-        qa_scope=args.qa_scope,
-        top_k=args.top_k,
-    )
-    if report is None:
-        print(f"adaptive {args.task}/{args.attack}/{args.lang}: shard {args.shard_index} of "
-              f"{args.num_shards} done; the shard that completes the set merges it")  # fmt: skip
-        return 0
-    text = json.dumps(report, indent=1, sort_keys=True, allow_nan=False)  # strict JSON
-    print(text)
-    if args.json:
-        from adversarial.build import atomic_write_text
-
-        atomic_write_text(args.json, text + "\n")
+    langs = list(dict.fromkeys(_langs(args.lang, "--lang")))
+    if args.json and len(langs) > 1:
+        raise XtremeAdvError(
+            f"--json {args.json}: one file for {len(langs)} languages; use --json-dir"
+        )
+    for lang in langs:
+        report = run_adaptive(
+            args.model,
+            args.task,
+            lang,
+            args.attack,
+            query_budget=args.query_budget,
+            num_examples=args.num_examples or None,
+            params=_params(args.param),
+            seed=args.seed,
+            data_dir=args.data_dir,
+            split=args.split,
+            root=args.out,
+            num_shards=args.num_shards,
+            shard_index=args.shard_index,
+            search=args.search,
+            beam_width=args.beam_width,
+            qa_goal=args.qa_goal,
+            qa_f1_ratio=args.qa_f1_ratio,
+            qa_scope=args.qa_scope,
+            top_k=args.top_k,
+        )
+        if report is None:
+            print(
+                f"adaptive {args.task}/{args.attack}/{lang}: shard {args.shard_index} of "
+                f"{args.num_shards} done; the shard that completes the set merges it"
+            )
+            continue
+        text = json.dumps(report, indent=1, sort_keys=True, allow_nan=False)  # strict JSON
+        print(text)
+        if args.json:
+            atomic_write_text(args.json, text + "\n")
+        if args.json_dir:
+            atomic_write_text(args.json_dir / f"{lang}.json", text + "\n")
     return 0
 
 

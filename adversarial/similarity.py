@@ -9,6 +9,7 @@ sentence-transformers (not a dependency) in ~30 lines; batches are padded dynami
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from adversarial import batched_search
 from adversarial.textattack_compat import textattack
 
 Constraint = textattack.constraints.Constraint
+MAX_LENGTH = 512
 
 
 class SentenceEncoder:
@@ -35,6 +37,7 @@ class SentenceEncoder:
         self.prefix = prefix
         self._torch = torch
         self._cache: dict[str, np.ndarray] = {}  # a search re-embeds its reference every step
+        self._store_key: str | None = None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Return an ``[n, dim]`` float32 array of unit vectors, in the order of ``texts``."""
@@ -55,6 +58,31 @@ class SentenceEncoder:
         """Embed and cache ``texts`` (the lockstep scheduler's shared call)."""
         self.embed(texts)
 
+    def embed_stored(self, texts: list[str]) -> np.ndarray:
+        """``embed`` through the on-disk embedding cache (``harness_tasks.adapter.embed_cache``):
+        the calibration sample of a split is the same for every checkpoint attacked on it, and
+        embedding it again took a third of an adaptive cell (23 of 72 s on two busy cores)."""
+        from harness_tasks.adapter.embed_cache import cached_embeddings
+
+        return cached_embeddings(texts, self._embed, self.store_key())
+
+    def store_key(self) -> str | None:
+        """Identity of the vectors (weights, prefix, length, pooling); None without weights."""
+        if self._store_key is None:
+            from harness_tasks.weights import weights_sha256
+
+            weights = weights_sha256(Path(self.model_dir))
+            if weights is None:
+                return None
+            settings = {
+                "weights": weights,
+                "prefix": self.prefix,
+                "max_length": MAX_LENGTH,
+                "pooling": "mean/l2/similarity",
+            }
+            self._store_key = json.dumps(settings, sort_keys=True)
+        return self._store_key
+
     def clear_cache(self) -> None:
         """Forget cached vectors (the builder does so per chunk so batches never span chunks)."""
         self._cache.clear()
@@ -69,7 +97,7 @@ class SentenceEncoder:
                 [self.prefix + texts[i] for i in idx],
                 padding=True,
                 truncation=True,
-                max_length=512,
+                max_length=MAX_LENGTH,
                 return_tensors="pt",
             )
             with torch.inference_mode():
@@ -80,12 +108,14 @@ class SentenceEncoder:
             out[idx] = pooled.float().numpy()
         return out
 
-    def similarity(self, pairs: list[tuple[str, str]]) -> np.ndarray:
-        """Cosine similarity of each ``(a, b)`` pair, rounded to 6 decimals for stable output."""
+    def similarity(self, pairs: list[tuple[str, str]], stored: bool = False) -> np.ndarray:
+        """Cosine similarity of each ``(a, b)`` pair, rounded to 6 decimals for stable output;
+        ``stored``: embeddings through the on-disk cache (fixed samples, e.g. calibration)."""
         if not pairs:
             return np.zeros(0, dtype=np.float64)
-        a = self.embed([p[0] for p in pairs])
-        b = self.embed([p[1] for p in pairs])
+        embed = self.embed_stored if stored else self.embed
+        a = embed([p[0] for p in pairs])
+        b = embed([p[1] for p in pairs])
         return np.round((a * b).sum(-1).astype(np.float64), 6)
 
 

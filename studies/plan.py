@@ -6,7 +6,7 @@ folder ``DIR``::
     DIR/checkpoints/<model>/        train cells (the trainer's own resumable folder)
     DIR/intermediate/               intermediate phases, each shared by its recipe's targets
     DIR/adversarial/                sets cells ($XTREME_ADV_DIR: <task>/<attack>/<lang>/, tasks/)
-    DIR/adaptive/<model>/<attack>-<lang>.json   adaptive cells
+    DIR/adaptive/<model>/<attack>/<lang>.json   adaptive cells (one per model and family)
     DIR/results/<model>/            eval cells (lm-eval --output_path, with --log_samples)
     DIR/site/                       the leaderboard cell
     DIR/report.md, DIR/report.png   the report cell
@@ -208,43 +208,24 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
     for attack in study.adaptive["attacks"]:
         if attack not in study.attacks:
             continue
-        for lang in study.langs(task):
-            path = out / "adaptive" / mid / f"{attack}-{lang}.json"
-            ad = [
-                "attack",
-                "adaptive",
-                "--model",
-                str(ckpt),
-                "--task",
-                task,
-                "--lang",
-                lang,
-                "--attack",
-                attack,
-                "--seed",
-                str(study.attack_seed),
-                "--query-budget",
-                str(study.adaptive["query_budget"]),
-                "--num-examples",
-                str(study.adaptive["num_examples"]),
-                "--search",
-                study.adaptive["search"],
-                "--json",
-                str(path),
-            ]
-            for key, value in sorted(study.attack_params.get(attack, {}).items()):
-                ad += ["--param", f"{key}={value}"]
-            cell = Cell(
-                f"adaptive/{mid}/{attack}-{lang}",
-                "adaptive",
-                ad,
-                path,
-                deps=[train.id],
-                group=group,
-            )
-            cell.skip = train.skip
-            adaptive_ids.append(cell.id)
-            yield cell
+        # One cell per model and family, every language in one process: TextAttack's import,
+        # the checkpoint and the similarity encoder load once instead of once per language.
+        # A language's set is resumable on its own, so a rerun redoes only what is missing.
+        path = out / "adaptive" / mid / attack
+        ad = [
+            "attack", "adaptive", "--model", str(ckpt), "--task", task,
+            "--lang", ",".join(study.langs(task)), "--attack", attack,
+            "--seed", str(study.attack_seed),
+            "--query-budget", str(study.adaptive["query_budget"]),
+            "--num-examples", str(study.adaptive["num_examples"]),
+            "--search", study.adaptive["search"], "--json-dir", str(path),
+        ]  # fmt: skip
+        for key, value in sorted(study.attack_params.get(attack, {}).items()):
+            ad += ["--param", f"{key}={value}"]
+        cell = Cell(f"adaptive/{mid}/{attack}", "adaptive", ad, path, deps=[train.id], group=group)
+        cell.skip = train.skip
+        adaptive_ids.append(cell.id)
+        yield cell
     langs = study.langs(task)
     tasks = [f"xtreme_{task}_{lang}" for lang in langs]
     tasks += [f"xtreme_adv_{task}_{a}_{lang}" for a in study.attacks for lang in langs]

@@ -197,22 +197,20 @@ class Runner:
         if cell.kind in ("eval", "leaderboard", "adaptive", "model"):
             final.parent.mkdir(parents=True, exist_ok=True)
             remove_stale(final.parent)
+            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-d")
             if cell.kind == "adaptive":
-                tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-json")
-                argv[argv.index("--json") + 1] = str(tmp)
+                argv[argv.index("--json-dir") + 1] = str(tmp)
+            elif cell.kind == "eval":
+                argv += ["--output_path", str(tmp)]
+            elif cell.kind == "model":
+                argv[2] = str(tmp)
             else:
-                tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-d")
-                if cell.kind == "eval":
-                    argv += ["--output_path", str(tmp)]
-                elif cell.kind == "model":
-                    argv[2] = str(tmp)
-                else:
-                    argv[argv.index("--out") + 1] = str(tmp)
-                    argv += sorted(
-                        str(p)
-                        for p in (self.out / "results").glob("*")
-                        if p.is_dir() and not p.name.startswith(".")
-                    )
+                argv[argv.index("--out") + 1] = str(tmp)
+                argv += sorted(
+                    str(p)
+                    for p in (self.out / "results").glob("*")
+                    if p.is_dir() and not p.name.startswith(".")
+                )
         log = self.out / "logs" / (cell.state_name[: -len(".json")] + ".log")
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = xtreme_adv_command() + argv

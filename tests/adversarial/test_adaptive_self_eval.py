@@ -73,3 +73,34 @@ def test_self_needs_a_checkpoint_folder(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     (line,) = proc.stderr.strip().splitlines()
     assert "adaptive-charnoise-self_de" in line and "pretrained=CHECKPOINT_FOLDER" in line
+
+
+def test_one_process_attacks_several_languages_as_separate_runs_do(
+    small_classifier, xtreme_data_dir, tmp_path, capsys
+):
+    """``attack adaptive --lang de,fr --json-dir D`` (a study's one cell per model and family)
+    writes each language's report and set exactly as one run per language does."""
+    from adversarial.cli import main
+
+    common = ["adaptive", "--model", str(small_classifier), "--task", "xnli",
+              "--attack", "charnoise", "--param", "min_similarity=0", "--query-budget", "20",
+              "--num-examples", "6", "--data-dir", str(xtreme_data_dir)]  # fmt: skip
+    together = tmp_path / "together"
+    assert main([*common, "--lang", "de,fr", "--json-dir", str(together / "json"),
+                 "--out", str(together / "sets")]) == 0  # fmt: skip
+    for lang in ("de", "fr"):
+        alone = tmp_path / f"alone-{lang}"
+        assert main([*common, "--lang", lang, "--json", str(alone / "report.json"),
+                     "--out", str(alone / "sets")]) == 0  # fmt: skip
+        a = json.loads((together / "json" / f"{lang}.json").read_text(encoding="utf-8"))
+        b = json.loads((alone / "report.json").read_text(encoding="utf-8"))
+        set_a, set_b = Path(a.pop("set")), Path(b.pop("set"))
+        assert set_a.is_relative_to(together) and set_b.is_relative_to(alone)
+        assert a == b and a["lang"] == lang and a["metrics"]["n_examples"] == 6
+        rows_a, _ = load_set("xnli", set_a.parent.name, lang, together / "sets")
+        rows_b, _ = load_set("xnli", set_b.parent.name, lang, alone / "sets")
+        assert rows_a.to_list() == rows_b.to_list()
+    capsys.readouterr()
+    assert main([*common, "--lang", "de,fr", "--json", str(tmp_path / "one.json")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "--json" in line and "--json-dir" in line and not (tmp_path / "one.json").exists()

@@ -338,6 +338,40 @@ def test_floor_is_calibrated_on_unrelated_pairs_and_rejects_an_unrelated_rewrite
     assert apply_similarity_floor([garbage], encoder, 0.7, "ru")[0] is not None
 
 
+def test_calibration_is_stored_on_disk_and_reused_with_the_same_numbers(
+    tmp_path, monkeypatch, xtreme_data_dir, embedded_model_dir_small
+):
+    """Every checkpoint attacked on a split calibrates on the same sample: the second build
+    reads its vectors from disk (no forward pass) and gets the floor of the first to the digit;
+    another language or another encoder setting is another key, never a stale hit."""
+    from adversarial.calibration import calibrate
+    from adversarial.similarity import SentenceEncoder
+
+    params = resolve_params(get_family("charnoise"), {"similarity_model": "embedded:2"})
+    docs = _xnli(xtreme_data_dir, "ru", 200)
+    monkeypatch.setenv("XTREME_ADV_EMBED_CACHE", "off")
+    unstored = calibrate(SentenceEncoder(embedded_model_dir_small), docs, "xnli", "ru", params, 0)
+
+    monkeypatch.setenv("XTREME_ADV_EMBED_CACHE", str(tmp_path))
+    first = calibrate(SentenceEncoder(embedded_model_dir_small), docs, "xnli", "ru", params, 0)
+    assert first == unstored and first["calibrated"]
+    assert len(list(tmp_path.rglob("*.npy"))) == 2  # the pairs' two sides
+
+    def no_forward(texts):
+        raise AssertionError(f"embedded {len(texts)} texts again")
+
+    again = SentenceEncoder(embedded_model_dir_small)
+    monkeypatch.setattr(again, "_embed", no_forward)
+    assert calibrate(again, docs, "xnli", "ru", params, 0) == first
+    with pytest.raises(AssertionError, match="embedded"):
+        calibrate(again, _xnli(xtreme_data_dir, "de", 200), "xnli", "de", params, 0)
+    other = SentenceEncoder(embedded_model_dir_small, prefix="passage: ")
+    assert other.store_key() != again.store_key()
+    monkeypatch.setattr(other, "_embed", no_forward)
+    with pytest.raises(AssertionError, match="embedded"):
+        calibrate(other, docs, "xnli", "ru", params, 0)
+
+
 def test_manifest_records_calibration_sources_and_edits_per_example(tmp_path, xtreme_data_dir):
     import json
 

@@ -82,9 +82,9 @@ def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
     assert kinds.count("eval") == 2 * n_models
     assert kinds.count("sets") == len(small.targets) * len(small.attacks)
     n_adaptive = sum(
-        len(small.langs(t)) * len(small.adaptive["attacks"]) * len(small.recipes) * len(small.seeds)
+        len(small.adaptive["attacks"]) * len(small.recipes) * len(small.seeds)
         for t in small.targets
-    )
+    )  # one cell per model and family, its languages in one process
     assert kinds.count("adaptive") == n_adaptive
     assert not any(c.skip for c in cells)
     # Every eval scores the clean and the adversarial task of each of its languages.
@@ -102,8 +102,10 @@ def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
     (ad,) = [c for c in cells if c.id == "eval/xstilts-small-e5s-pawsx-anli-s14/adaptive"]
     tasks = ad.argv[ad.argv.index("--tasks") + 1].split(",")
     assert tasks == [f"xtreme_adv_pawsx_adaptive-charnoise-self_{g}" for g in small.langs("pawsx")]
-    assert ad.deps == [f"adaptive/xstilts-small-e5s-pawsx-anli-s14/charnoise-{g}"
-                       for g in small.langs("pawsx")]  # fmt: skip
+    assert ad.deps == ["adaptive/xstilts-small-e5s-pawsx-anli-s14/charnoise"]
+    (attack,) = [c for c in cells if c.id == ad.deps[0]]
+    assert attack.argv[attack.argv.index("--lang") + 1] == ",".join(small.langs("pawsx"))
+    assert attack.output == tmp_path / "adaptive/xstilts-small-e5s-pawsx-anli-s14/charnoise"
     assert (
         "--limit" not in ad.argv and ad.output.name == "xstilts-small-e5s-pawsx-anli-s14-adaptive"
     )
