@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from studies.plan import KINDS
+from studies.report_tables import adaptive_lines, adaptive_reports, training_lines
 from studies.runner import atomic_write
 
 PLOT = "report.png"
@@ -188,6 +189,8 @@ def write_report(out: Path) -> Path:
             "",
         ]
         (out / PLOT).unlink(missing_ok=True)
+    lines += training_lines(board)
+    lines += adaptive_lines(out, board)
     lines += ["## Skipped or failed", ""]
     bad = [s for s in states if s.get("status") in ("skipped", "failed")]
     if bad:
@@ -211,6 +214,12 @@ def write_report(out: Path) -> Path:
     ]
     for path in sorted((out / "results").rglob("results_*.json")):
         lines.append(f"  - `{path.relative_to(out)}` (sha256 `{_sha(path)[:16]}`)")
+    n_adaptive = len(adaptive_reports(out))
+    if n_adaptive:
+        lines.append(
+            f"- adaptive attacks: `adaptive/<model>/<attack>/<lang>.json` ({n_adaptive} reports, "
+            "each with its set's folder, checkpoint hash and settings)."
+        )
     lines.append(
         f"- the study: `study.json` (plan fingerprint `{study['fingerprint']}`); "
         "the command of every cell: `state/<cell>.json` (`argv`), its output `logs/`."

@@ -86,6 +86,27 @@ def test_tiny_study_reports_the_leaderboard_comparison(reference):
         # the attacked checkpoint by hash and folder name: no local path on a public board
         assert row["attack_set"]["source_model"]["path"] == model
     assert "sha256" in report and (out / "report.png").stat().st_size > 5000
+    # Context tables: each recipe's training loss and clean score, and TextAttack's metrics of
+    # the adaptive attacks, copied from the checkpoints' cards and the attacks' reports.
+    table = {tuple(c.strip() for c in line.strip("|").split("|")[:3]): line
+             for line in report.splitlines() if line.startswith("| xnli |")}  # fmt: skip
+    models = {m["model"]: m for m in board["models"]}
+    for model, recipe in (
+        ("tiny-e5s2-xnli-anli-s1", "anli"),
+        ("tiny-e5s2-xnli-direct-s1", "direct"),
+    ):
+        cells = [c.strip() for c in table[("xnli", recipe, "1")].strip("|").split("|")]
+        losses = {p["name"]: p["metrics"]["last_logged_loss"]
+                  for p in models[model]["provenance"]["phases"]}  # fmt: skip
+        assert cells[3] == (f"{losses['intermediate']:.3f}" if recipe == "anli" else "n/a")
+        assert cells[4] == f"{losses['target']:.3f}"
+        assert cells[5] == f"{100 * rows[(model, 'charnoise')]['clean']:.1f}"
+        reports = list((out / "adaptive" / model / "charnoise").glob("*.json"))
+        assert [r.name for r in reports] == ["de.json"]
+        metrics = json.loads(reports[0].read_text(encoding="utf-8"))["metrics"]
+        cells = [c.strip() for c in table[("xnli", recipe, "charnoise")].strip("|").split("|")]
+        assert cells[3:6] == ["1", "8", f"{metrics['original_accuracy']:.1f}"]
+        assert cells[6] == f"{metrics['accuracy_under_attack']:.1f}"
     assert (out / "site" / "study.html").is_file() and (out / "site" / "index.html").is_file()
     # Each checkpoint was scored on the held-out half only (docs/contracts.md section 8).
     scored = {}
