@@ -13,6 +13,7 @@ import fnmatch
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -237,8 +238,42 @@ def with_encoder_batch_size(argv: list[str]) -> list[str]:
     return [*argv, "--batch_size", str(ENCODER_BATCH_SIZE)]
 
 
+NPROC = "--nproc-per-node"
+
+
+def data_parallel(argv: list[str]) -> tuple[list[str], int]:
+    """``argv`` without ``--nproc-per-node N``, and N (1 when absent)."""
+    value = _option(argv, NPROC)
+    if value is None:
+        return argv, 1
+    if not value.isdigit() or int(value) < 1:
+        raise XtremeAdvError(f"{NPROC} {value!r}: expected a positive number of processes")
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == NPROC:
+            skip = True
+        elif not arg.startswith(NPROC + "="):
+            out.append(arg)
+    return out, int(value)
+
+
+def launch_command(argv: list[str], nproc: int) -> list[str]:
+    """torchrun (``torch.distributed.run``) running ``xtreme-adv eval <argv>`` ``nproc`` times."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        "--nproc_per_node", str(nproc), "-m", "harness_tasks.cli", "eval", *argv,
+    ]  # fmt: skip
+
+
 def main(argv: list[str]) -> int:
     """Entry point of ``xtreme-adv eval``."""
+    try:
+        argv, nproc = data_parallel(argv)
+    except XtremeAdvError as err:
+        sys.stderr.write(f"xtreme-adv eval: error: {err}\n")
+        return 2
     argv = with_encoder_batch_size(argv)
     tasks = _option(argv, "--tasks")
     if tasks:
@@ -248,6 +283,10 @@ def main(argv: list[str]) -> int:
             names = resolved
             argv = _with_option(argv, "--tasks", ",".join(names))
         check_task_names(names, _option(argv, "--include_path"))
+    if nproc > 1:
+        # Checked once here; each rank is lm-eval's data-parallel process (the adapter joins
+        # the process group) and rank 0 writes and annotates the results.
+        return subprocess.run(launch_command(argv, nproc)).returncode
     start = time.time()
     try:
         code = run_lm_eval(argv)
@@ -258,7 +297,7 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"xtreme-adv eval: error: {user}\n")
         return 2
     output = _option(argv, "--output_path") or _option(argv, "-o")
-    if code == 0 and output:
+    if code == 0 and output and int(os.environ.get("RANK", "0")) == 0:
         _annotate_results(output, start)
     return code
 

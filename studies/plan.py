@@ -250,12 +250,16 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
 
 
 def _eval_argv(study, ckpt: Path, tasks: list[str]) -> list[str]:
-    """``xtreme-adv eval run`` of checkpoint ``ckpt`` on ``tasks``, with per-sample logs."""
-    return [
+    """``xtreme-adv eval run`` of checkpoint ``ckpt`` on ``tasks``, with per-sample logs (as
+    ``eval.processes`` data-parallel processes when more than one)."""
+    argv = [
         "eval", "run", "--model", "xtreme-encoder", "--model_args", f"pretrained={ckpt}",
         "--tasks", ",".join(tasks), "--device", study.eval["device"],
         "--batch_size", str(study.eval["batch_size"]), "--log_samples",
     ]  # fmt: skip
+    if study.eval["processes"] > 1:
+        argv += ["--nproc-per-node", str(study.eval["processes"])]
+    return argv
 
 
 def _adaptive_eval_cell(study, out, task, ckpt, mid, adaptive_ids, group, skip) -> Cell:

@@ -215,8 +215,12 @@ def _validate(path: Path, raw: dict, data_dir, intermediate_dir) -> Study:
     limits = _limits(path, raw.get("limits") or {})
     training = _training(path, raw.get("training") or {})
     evaluation = raw.get("eval") or {}
-    if not isinstance(evaluation, dict) or set(evaluation) - {"batch_size", "device"}:
-        raise _err(path, "eval", evaluation, "takes batch_size and device only")
+    if not isinstance(evaluation, dict) or set(evaluation) - {"batch_size", "device", "processes"}:
+        raise _err(path, "eval", evaluation, "takes batch_size, device and processes only")
+    for key in ("batch_size", "processes"):
+        value = evaluation.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _err(path, f"eval.{key}", value, "must be a positive integer")
     attack_seed = raw.get("attack_seed", 0)
     if isinstance(attack_seed, bool) or not isinstance(attack_seed, int) or attack_seed < 0:
         raise _err(path, "attack_seed", attack_seed, "is not a non-negative integer")
@@ -257,6 +261,8 @@ def _validate(path: Path, raw: dict, data_dir, intermediate_dir) -> Study:
         eval={
             "batch_size": int(evaluation.get("batch_size", 32)),
             "device": str(evaluation.get("device", "cpu")),
+            # lm-eval's data parallelism: eval cells run as this many processes (torchrun)
+            "processes": int(evaluation.get("processes", 1)),
         },
     )
     narrowed = raw.get("target_recipes") or {}

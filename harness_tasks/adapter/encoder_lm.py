@@ -9,12 +9,21 @@ batches with the matching head, and returns what lm-eval expects:
 - QA: the extracted answer text; tagging: the tags, space-separated;
 - retrieval (Tatoeba, BUCC): ``{"id": target id, "score": s}`` for each source sentence,
   computed over all documents of the task at once (the candidate pool is part of the task).
+
+Data parallel: under ``torchrun`` / ``accelerate launch`` (``xtreme-adv eval run
+--nproc-per-node N``) each process is a rank of lm-eval's own data parallelism (documents
+sharded by lm-eval, metrics and samples gathered to rank 0, which writes the results), with
+accelerate's process group as lm-eval's ``hf`` model has. Retrieval documents are gathered to
+every rank first, so each rank retrieves over the whole task, as one process does, and answers
+its own documents (every rank must then hold some document of a generation task: a run with
+fewer such documents than processes would wait forever).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import defaultdict
 
 import numpy as np
@@ -66,15 +75,74 @@ class EncoderLM(LM):
     ) -> None:
         super().__init__()
         size = int(batch_size) if str(batch_size).isdigit() else (max_batch_size or 32)
+        device = self._join_process_group(_resolve_device(device))
         self.checkpoint = EncoderCheckpoint(
             pretrained,
-            device=_resolve_device(device),
+            device=device,
             batch_size=size,
             retrieval_layer=None if retrieval_layer in (None, "") else int(retrieval_layer),
             retrieval_prefix=retrieval_prefix,
             max_length=int(max_length) if max_length else None,
         )
         self.batch_size = size
+
+    # -- data parallelism (lm-eval's primitives, as its hf model implements them) ---------
+
+    def _join_process_group(self, device: str) -> str:
+        """Under a launcher with several processes: this rank's device, its accelerate state."""
+        import torch
+
+        self.accelerator = None
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            from accelerate import Accelerator
+
+            self.accelerator = Accelerator(cpu=not device.startswith("cuda"))
+            self._rank = self.accelerator.process_index
+            self._world_size = self.accelerator.num_processes
+            device = str(self.accelerator.device)
+        self._device = torch.device(device)
+        return device
+
+    def all_gather(self, tensor):
+        """lm-eval's tensor all-gather (instance counts) across ranks."""
+        return tensor if self.world_size <= 1 else self.accelerator.gather(tensor)
+
+    def gather_object(self, obj, dst: int = 0):
+        """lm-eval's object gather (samples, metrics) to rank ``dst``."""
+        if self.world_size <= 1:
+            return [obj]
+        import torch.distributed as dist
+
+        out = [None] * self.world_size if self.rank == dst else None
+        dist.gather_object(obj, out, dst=dst)
+        return out
+
+    def barrier(self) -> None:
+        """Wait for every rank."""
+        if self.world_size > 1:
+            self.accelerator.wait_for_everyone()
+
+    def _all_ranks(self, obj) -> list:
+        """``obj`` of every rank, on every rank (rank order)."""
+        if self.world_size <= 1:
+            return [obj]
+        import torch.distributed as dist
+
+        out = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def _retrieve_whole_task(self, family: TaskFamily, task_name: str, requests: list) -> list:
+        """Answers for this rank's ``requests`` of a retrieval task, retrieved over the
+        documents of every rank in document order (what one process retrieves over)."""
+        mine = {req.doc_id: req.doc for req in requests}
+        docs: dict[int, dict] = {}
+        for part in self._all_ranks(mine):
+            docs.update(part)  # lm-eval pads a short rank with copies: one per doc_id
+        ids = sorted(docs)
+        answers = self.checkpoint.retrieve(family, [docs[i] for i in ids], task_name=task_name)
+        by_id = dict(zip(ids, answers, strict=True))
+        return [by_id[req.doc_id] for req in requests]
 
     # -- lm-eval interface ---------------------------------------------------------------
 
@@ -106,6 +174,17 @@ class EncoderLM(LM):
         for n, req in enumerate(requests):
             by_task[req.task_name].append(n)
         out = [""] * len(requests)
+        if self.world_size > 1:
+            # Every rank takes part in each retrieval task's gather, in one agreed order, even
+            # one that holds none of its documents.
+            names = {t for t in by_task if _family(t).kind == "retrieval"}
+            for task_name in sorted(set().union(*self._all_ranks(names))):
+                indices = by_task.pop(task_name, [])
+                answers = self._retrieve_whole_task(
+                    _family(task_name), task_name, [requests[n] for n in indices]
+                )
+                for n, answer in zip(indices, answers, strict=True):
+                    out[n] = answer
         for task_name, indices in by_task.items():
             family = _family(task_name)
             docs = [requests[n].doc for n in indices]

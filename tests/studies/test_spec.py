@@ -28,6 +28,8 @@ BAD = [
     ({"languages": ["de", "German"]}, "key languages: 'German' is not an XTREME language code"),
     ({"adaptive": {"attacks": ["nope"]}}, "key adaptive.attacks: 'nope' is not a known attack"),
     ({"limits": {"eval_docs": 0}}, "key limits.eval_docs: 0 must be a positive integer"),
+    ({"eval": {"processes": 0}}, "key eval.processes: 0 must be a positive integer"),
+    ({"eval": {"gpus": 2}}, "key eval: {'gpus': 2} takes batch_size, device and processes only"),
     ({"colour": "blue"}, "key colour: 'blue' is not a study key"),
     ({"data": {"xtreme_dir": "/nonexistent/xtreme"}}, "key data.xtreme_dir: '/nonexistent/xtreme'"),
     ({"targets": ["xcopa"], "languages": ["et"]}, "key targets: 'xcopa' has no data folder"),
@@ -180,3 +182,15 @@ def test_target_recipes_narrow_a_target(study_file, tmp_path, capsys):
     assert main(["plan", str(study_file), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "key target_recipes.tatoeba: 'direkt' is not a known recipe of this study" in err
+
+
+def test_eval_processes_run_lm_eval_data_parallel(study_file, tmp_path):
+    """``eval.processes: N``: every eval cell is ``eval run --nproc-per-node N`` (lm-eval's data
+    parallelism; tested in tests/harness/test_data_parallel.py); one process by default."""
+    raw = yaml.safe_load(study_file.read_text())
+    evals = [c for c in plan(spec.load(study_file), tmp_path) if c.kind == "eval"]
+    assert evals and all("--nproc-per-node" not in c.argv for c in evals)
+    raw["eval"] = {"device": "cuda", "processes": 4}
+    study_file.write_text(yaml.safe_dump(raw))
+    evals = [c for c in plan(spec.load(study_file), tmp_path) if c.kind == "eval"]
+    assert evals and all(c.argv[c.argv.index("--nproc-per-node") + 1] == "4" for c in evals)
