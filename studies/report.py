@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from studies.plan import KINDS
+from studies.report_plot import plot_means, plot_rows
 from studies.report_tables import adaptive_lines, adaptive_reports, training_lines
 from studies.runner import atomic_write
 
@@ -62,52 +63,6 @@ def _states(out: Path) -> list[dict]:
         except ValueError:
             continue
     return states
-
-
-def plot(rows: list[dict], path: Path, means: bool = False) -> None:
-    """Dot-and-interval plot of the differences of drops (points x100) per comparison row, or
-    per comparison, task and attack (``means``: averages over languages)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    several = len({c["comparison"] for c in rows}) > 1
-    labels = [
-        (f"{c['comparison']}  " if several else "")
-        + (f"{c['task']} {c['attack']} ({c['n_langs']} langs)" if means else
-           f"{c['task']} {c['lang']} {c['attack']}")
-        for c in rows
-    ]  # fmt: skip
-    height = max(2.5, 0.32 * len(rows) + 1.4)
-    fig, ax = plt.subplots(figsize=(9.5, height), dpi=110)
-    for y, c in enumerate(rows):
-        diff = 100 * c["diff"]
-        marked = (c.get("p") is not None and c["p"] < 0.05) if means else c.get("significant")
-        color = "#b2182b" if marked else "#4d4d4d"
-        if c.get("ci_examples"):
-            lo, hi = (100 * v for v in c["ci_examples"])
-            ax.plot([lo, hi], [y, y], color=color, linewidth=2, solid_capstyle="butt")
-        ax.plot([diff], [y], "o", color=color, markersize=6)
-    ax.axvline(0, color="#999999", linewidth=1, linestyle="--")
-    ax.set_yticks(range(len(rows)), labels)
-    ax.invert_yaxis()
-    ax.set_xlabel("drop(intermediate) - drop(direct), points (negative: intermediate more robust)")
-    names = sorted({c["comparison"] for c in rows})
-    what = "mean over seeds and languages, 95% interval (documents, languages stratified)"
-    if not means:
-        what = "mean over seeds, 95% paired interval over documents"
-    ax.set_title(("" if several else "; ".join(names) + "\n") + what, fontsize=9)
-    if means:
-        ax.plot([], [], "o", color="#b2182b", label="p < 0.05 (not adjusted)")
-    else:
-        ax.plot([], [], "o", color="#b2182b", label="BH-adjusted p < 0.05")
-    ax.plot([], [], "o", color="#4d4d4d", label="not significant / not tested")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ax.grid(axis="x", color="#eeeeee")
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
 
 
 def write_report(out: Path) -> Path:
@@ -178,9 +133,9 @@ def write_report(out: Path) -> Path:
             "",
         ]
         if len(rows) > MAX_PLOT_ROWS and means:
-            plot(means, out / PLOT, means=True)
+            plot_means(means, board.get("models", []), out / PLOT)
         else:
-            plot(rows, out / PLOT)
+            plot_rows(rows, out / PLOT)
     else:
         lines += [
             "**No intermediate/direct comparison could be made**: the leaderboard pairs an "

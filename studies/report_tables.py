@@ -24,8 +24,9 @@ ADAPTIVE_METRICS = (
 
 
 def recipe_label(model: dict) -> str:
-    """``direct`` or the intermediate tasks joined with ``+`` (a model's recipe in the report)."""
-    tasks = model.get("intermediate_tasks") or []
+    """``direct`` or the intermediate tasks joined with ``+`` in name order (as the
+    leaderboard's comparison names them): a model's recipe in the report."""
+    tasks = sorted(model.get("intermediate_tasks") or [])
     return "+".join(tasks) if tasks else "direct"
 
 
