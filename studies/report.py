@@ -79,7 +79,9 @@ def write_report(out: Path) -> Path:
         "of drops under attack, `drop(intermediate) - drop(direct)` with `drop = clean - "
         "adversarial` (points, x100; negative: the intermediate-trained model loses less), the "
         "mean over seeds, its 95% paired interval over documents, and the p-value adjusted "
-        "(Benjamini-Hochberg) over each task's languages x attacks.",
+        "(Benjamini-Hochberg) over each task's languages x attacks. The interval over seeds "
+        "(Student t over the seeds' differences; two or more seeds) says how much the answer "
+        "moves with training randomness, which the documents' interval leaves out.",
         "",
     ]
     if rows:
@@ -97,8 +99,8 @@ def write_report(out: Path) -> Path:
                 "from the languages' paired resamplings, stratified, not adjusted):",
                 "",
                 "| comparison | task | attack | languages | drop intermediate | drop direct | "
-                "diff | 95% CI | p | significant languages |",
-                "|---|---|---|---|---|---|---|---|---|---|",
+                "diff | 95% CI | 95% CI (seeds) | p | significant languages |",
+                "|---|---|---|---|---|---|---|---|---|---|---|",
             ]
             for a in means:
                 p = "n/a" if a.get("p") is None else f"{a['p']:.3g}"
@@ -106,13 +108,14 @@ def write_report(out: Path) -> Path:
                 lines.append(
                     f"| {a['comparison']} | {a['task']} | {a['attack']} | {a['n_langs']} | "
                     f"{_pct(a['drop_intermediate'])} | {_pct(a['drop_direct'])} | "
-                    f"{_pct(a['diff'])} | {_ci(a.get('ci_examples'))} | {p} | {sig} |"
+                    f"{_pct(a['diff'])} | {_ci(a.get('ci_examples'))} | "
+                    f"{_ci(a.get('ci_seeds'))} | {p} | {sig} |"
                 )
             lines += ["", "Per language:", ""]
         lines += [
             "| comparison | task | lang | attack | seeds | drop intermediate | drop direct | "
-            "diff | 95% CI (documents) | p adjusted | significant |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "diff | 95% CI (documents) | 95% CI (seeds) | p adjusted | significant |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for c in rows:
             p_adj = "n/a" if c.get("p_adjusted") is None else f"{c['p_adjusted']:.3g}"
@@ -121,7 +124,7 @@ def write_report(out: Path) -> Path:
                 f"| {c['comparison']} | {c['task']} | {c['lang']} | {c['attack']} | "
                 f"{','.join(map(str, c.get('seeds', [])))} | {_pct(c['drop_intermediate'])} | "
                 f"{_pct(c['drop_direct'])} | {_pct(c['diff'])} | {_ci(c.get('ci_examples'))} | "
-                f"{p_adj} | {sig} |"
+                f"{_ci(c.get('ci_seeds'))} | {p_adj} | {sig} |"
             )
         n_sig = sum(1 for c in rows if c.get("significant"))
         lower = sum(1 for c in rows if c["diff"] < 0)
@@ -163,7 +166,7 @@ def write_report(out: Path) -> Path:
     lines += ["", "## Provenance", ""]
     lines += [
         f"- every number above: `{board_path.relative_to(out)}` (sha256 `{_sha(board_path)}`), "
-        "fields `comparisons` (`diff`, `ci_examples`, `p_adjusted`, `significant`, "
+        "fields `comparisons` (`diff`, `ci_examples`, `ci_seeds`, `p_adjusted`, `significant`, "
         "`drop_intermediate`, `drop_direct`) and `comparison_averages` (`level: task`), built "
         "by `xtreme-adv leaderboard build` from:",
     ]

@@ -56,12 +56,24 @@ def test_means_are_drawn_once_each_in_their_task_panel_and_recipe_row(tmp_path):
 def test_a_large_study_report_plots_the_means(tmp_path):
     board = _board()
     assert len(board["comparisons"]) > MAX_PLOT_ROWS
+    # With several seeds, the interval over seeds sits beside the documents' one.
+    board["comparison_averages"][0]["ci_seeds"] = [-0.0312, 0.0104]
+    board["comparisons"][0]["ci_seeds"] = [-0.05, 0.02]
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "leaderboard.json").write_text(json.dumps(board), encoding="utf-8")
     (tmp_path / "study.json").write_text('{"name": "s", "fingerprint": "f"}', encoding="utf-8")
     report = write_report(tmp_path).read_text(encoding="utf-8")
     assert f"the {len(board['comparisons'])} rows per language are in the table" in report
     assert (tmp_path / "report.png").stat().st_size > 20_000
+    lines = report.splitlines()
+    first = board["comparison_averages"][0]
+    (mean_row,) = [line for line in lines if line.startswith(
+        f"| {first['comparison']} | {first['task']} | {first['attack']} | ")]  # fmt: skip
+    assert mean_row.split(" | ")[8] == "[-3.1, +1.0]"
+    row = board["comparisons"][0]
+    (lang_row,) = [line for line in lines if line.startswith(
+        f"| {row['comparison']} | {row['task']} | {row['lang']} | {row['attack']} | ")]  # fmt: skip
+    assert lang_row.split(" | ")[9] == "[-5.0, +2.0]"
     # Several base models: rows name the base too.
     for mean in board["comparison_averages"][:5]:
         mean["comparison"] = "other/" + mean["comparison"].split("/", 1)[1]
