@@ -135,6 +135,15 @@ def write_report(out: Path) -> Path:
             f"{n_sig} of {len(rows)} differences are significant after adjustment.",
             "",
         ]
+        if means:
+            tested = [a for a in means if a.get("p") is not None]
+            lines[-1:] = [
+                f"Over languages: in {sum(1 for a in means if a['diff'] < 0)} of {len(means)} "
+                "(comparison, task, attack) means the intermediate-trained models lost less; "
+                f"{sum(1 for a in tested if a['p'] < 0.05)} of {len(tested)} tested means have "
+                "p < 0.05 (not adjusted).",
+                "",
+            ]
         if len(rows) > MAX_PLOT_ROWS and means:
             plot_means(means, board.get("models", []), out / PLOT)
         else:

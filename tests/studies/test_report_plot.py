@@ -66,6 +66,13 @@ def test_a_large_study_report_plots_the_means(tmp_path):
     assert f"the {len(board['comparisons'])} rows per language are in the table" in report
     assert (tmp_path / "report.png").stat().st_size > 20_000
     lines = report.splitlines()
+    means = board["comparison_averages"]
+    lower = sum(1 for a in means if a["diff"] < 0)
+    low_p = sum(1 for a in means if a["p"] < 0.05)
+    assert 0 < lower < len(means) and 0 < low_p  # the sentence below can fail
+    assert (f"Over languages: in {lower} of {len(means)} (comparison, task, attack) means the "
+            f"intermediate-trained models lost less; {low_p} of {len(means)} tested means have "
+            "p < 0.05 (not adjusted).") in report  # fmt: skip
     first = board["comparison_averages"][0]
     (mean_row,) = [line for line in lines if line.startswith(
         f"| {first['comparison']} | {first['task']} | {first['attack']} | ")]  # fmt: skip
