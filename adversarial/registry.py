@@ -1,8 +1,13 @@
 """Built sets as lm-eval tasks: generated YAMLs and the ``custom_dataset`` hook they call.
 
-For each set, ``$XTREME_ADV_DIR/tasks/xtreme_adv_<task>_<attack>_<lang>.yaml`` includes the clean
-task's YAML by absolute path (so prompts, metrics and ``process_results`` are the clean twin's)
-and overrides ``task``, ``tag``, ``custom_dataset`` and ``dataset_kwargs``. The group
+For each set, ``$XTREME_ADV_DIR/tasks/xtreme_adv_<task>_<attack>_<lang>.yaml`` holds the clean
+task's configuration, its includes merged as lm-eval merges them (so prompts, metrics and
+``process_results`` are the clean twin's), and overrides ``task``, ``tag``, ``custom_dataset``
+and ``dataset_kwargs``. It is written out rather than included by path: an include names the
+installation that built the set, and a root read by another one (a new virtual environment,
+a study folder copied to another machine) would fail on it. The clean YAMLs name their
+functions by importable dotted paths (``!function harness_tasks.metrics...``), which resolve
+from any folder; a function next to a clean YAML could not, and is refused when writing. The group
 ``xtreme-adv-<task>-<attack>`` (hyphens, so the ``xtreme_adv_*`` glob never matches it) lists
 every built language with the clean group's macro average.
 
@@ -82,17 +87,77 @@ def _clean_aggregate(task: str) -> list:
     return [{"metric": "acc", "aggregation": "mean", "weight_by_size": False}]
 
 
+class Function(str):
+    """A YAML ``!function`` reference, kept as written."""
+
+
+class _FunctionLoader(yaml.SafeLoader):
+    """Reads lm-eval YAMLs keeping ``!function`` references as :class:`Function`."""
+
+
+_FunctionLoader.add_constructor(
+    "!function", lambda loader, node: Function(loader.construct_scalar(node))
+)
+
+
+class _FunctionDumper(yaml.SafeDumper):
+    """Writes :class:`Function` values back as ``!function`` references."""
+
+
+_FunctionDumper.add_representer(
+    Function, lambda dumper, value: dumper.represent_scalar("!function", str(value))
+)
+
+
+def _functions(value) -> list[Function]:
+    if isinstance(value, Function):
+        return [value]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _functions(v)]
+    if isinstance(value, list):
+        return [f for v in value for f in _functions(v)]
+    return []
+
+
+def merged_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """The YAML at ``path`` with its ``include`` chain merged as lm-eval's loader merges it
+    (included files first, in order, without their ``task_list``; the file's own keys win)."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise XtremeAdvError(f"{path}: include cycle")
+    cfg = yaml.load(path.read_text(encoding="utf-8"), Loader=_FunctionLoader) or {}
+    for ref in _functions(cfg):
+        module = ref.rpartition(".")[0].replace(".", "/")
+        if (path.parent / f"{module}.py").exists():
+            raise XtremeAdvError(
+                f"{path}: !function {ref} is a module beside the YAML; adversarial task YAMLs "
+                "need importable dotted paths"
+            )
+    includes = cfg.pop("include", None)
+    if includes is None:
+        return cfg
+    merged: dict = {}
+    for inc in includes if isinstance(includes, list) else [includes]:
+        inc_path = Path(inc) if Path(inc).is_absolute() else path.parent / inc
+        inner = merged_yaml(inc_path, (*_seen, path))
+        inner.pop("task_list", None)
+        merged.update(inner)
+    merged.update(cfg)
+    return merged
+
+
 def write_task_yamls(root: Path, task: str, attack: str, lang: str) -> Path:
     """Write the task YAML of one built set and refresh its group; returns the task YAML."""
     root = Path(root).resolve()
     name = task_name(task, attack, lang)
-    spec = {
-        "include": str(_clean_yaml(task, lang)),
-        "task": name,
-        "tag": ["xtreme_adv", f"xtreme_adv_{task}"],
-        "dataset_kwargs": {"task": task, "attack": attack, "lang": lang},
-    }
-    body = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+    spec = merged_yaml(_clean_yaml(task, lang))
+    spec.pop("custom_dataset", None)  # ours, below: the hook beside this YAML
+    spec.update(
+        task=name,
+        tag=["xtreme_adv", f"xtreme_adv_{task}"],
+        dataset_kwargs={"task": task, "attack": attack, "lang": lang},
+    )
+    body = yaml.dump(spec, Dumper=_FunctionDumper, sort_keys=False, allow_unicode=True)
     body += f"custom_dataset: !function {HOOK_MODULE}.lm_eval_dataset\n"
     out = tasks_dir(root) / f"{name}.yaml"
     hook = tasks_dir(root) / f"{HOOK_MODULE}.py"

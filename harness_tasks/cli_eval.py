@@ -50,6 +50,20 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
+def _check_include(path: Path, task: str, attack: str, lang: str) -> None:
+    """A set's YAML written before they held their configuration includes the clean YAML of
+    the installation that built it; once that is gone, say so (building again rewrites it)."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("include: "):
+            included = Path(line.removeprefix("include: ").strip())
+            if included.is_absolute() and not included.is_file():
+                raise XtremeAdvError(
+                    f"{path}: include {included} does not exist (the set was built by another "
+                    "installation); running its build again rewrites the YAML: "
+                    + _build_hint(task, attack, lang).removeprefix("build it with: ")
+                )
+
+
 def _build_hint(task: str, attack: str, lang: str) -> str:
     """How to build a missing adversarial set (adaptive sets come from ``attack adaptive``)."""
     if attack.startswith("adaptive-"):
@@ -119,12 +133,14 @@ def check_task_names(names: list[str], include_path: str | None = None) -> None:
                 raise XtremeAdvError(
                     f"unknown adversarial task {name!r}: task or language is not part of XTREME"
                 )
-            if not any(next(f.rglob(f"{name}.yaml"), None) for f in folders if f.is_dir()):
+            found = [y for f in folders if f.is_dir() for y in f.rglob(f"{name}.yaml")]
+            if not found:
                 looked = " and ".join(str(f) for f in folders)
                 raise XtremeAdvError(
                     f"adversarial set {name} is not built (looked in {looked}); "
                     + _build_hint(adv["task"], adv["attack"], adv["lang"])
                 )
+            _check_include(found[0], adv["task"], adv["attack"], adv["lang"])
             continue
         clean = _CLEAN.match(name)
         family = FAMILIES.get(clean["task"]) if clean else None

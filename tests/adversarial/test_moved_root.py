@@ -32,6 +32,7 @@ def _build_and_move(tmp_path: Path, xtreme_data_dir: Path) -> tuple[Path, Path]:
     build(request, root=old, progress=False)
     text = (tasks_dir(old) / f"{NAME}.yaml").read_text(encoding="utf-8")
     assert str(old.resolve()) not in text and "root" not in text
+    assert "include" not in text and "/harness_tasks/" not in text  # nor the installation
     assert f"!function {HOOK_MODULE}.lm_eval_dataset" in text
     new = tmp_path / "elsewhere" / "copy" / "adv"
     new.parent.mkdir(parents=True)
@@ -56,6 +57,47 @@ def test_lm_eval_loads_a_moved_root_from_its_new_place(tmp_path, xtreme_data_dir
     record = LOADED[NAME]
     assert record["source"] == str(set_dir(new.resolve(), "xnli", "charnoise", "de"))
     assert record["data_sha256"] == manifest["data"]["sha256"]
+
+
+CLEAN = [
+    ("xnli", "de"), ("pawsx", "ja"), ("xcopa", "et"), ("xquad", "ar"), ("mlqa", "hi"),
+    ("tydiqa", "ru"), ("udpos", "tr"), ("panx", "zh"), ("tatoeba", "ko"), ("bucc", "zh"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("task", "lang"), CLEAN)
+def test_written_yaml_is_the_clean_configuration_lm_eval_reads(tmp_path, task, lang) -> None:
+    """lm-eval reads the written YAML (no include) as it reads one that includes the clean
+    twin by path: every key equal, functions resolved to the same objects, but the set's own
+    task, tags, dataset arguments and hook."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from adversarial.registry import _clean_yaml, write_task_yamls
+
+    written = load_yaml(write_task_yamls(tmp_path / "adv", task, "charnoise", lang))
+    reference = tmp_path / "reference.yaml"
+    reference.write_text(f"include: {_clean_yaml(task, lang)}\n", encoding="utf-8")
+    clean = load_yaml(reference)
+    own = {"task", "tag", "dataset_kwargs", "custom_dataset"}
+    assert set(written) == set(clean)
+    assert {k: written[k] for k in set(clean) - own} == {k: clean[k] for k in set(clean) - own}
+    assert written["task"] == f"xtreme_adv_{task}_charnoise_{lang}"
+    assert written["dataset_kwargs"] == {"task": task, "attack": "charnoise", "lang": lang}
+    assert written["custom_dataset"].__module__.endswith(HOOK_MODULE)
+
+
+def test_a_function_beside_a_clean_yaml_is_refused(tmp_path) -> None:
+    from adversarial.registry import merged_yaml
+    from harness_tasks.errors import XtremeAdvError
+
+    (tmp_path / "utils.py").write_text("def f(x):\n    return x\n", encoding="utf-8")
+    (tmp_path / "base.yaml").write_text("process_docs: !function utils.f\n", encoding="utf-8")
+    (tmp_path / "task.yaml").write_text("include: base.yaml\ntask: t\n", encoding="utf-8")
+    with pytest.raises(XtremeAdvError, match="utils.f is a module beside the YAML"):
+        merged_yaml(tmp_path / "task.yaml")
+    (tmp_path / "base.yaml").write_text("process_docs: !function harness_tasks.x.f\n")
+    assert merged_yaml(tmp_path / "task.yaml") == {"process_docs": "harness_tasks.x.f",
+                                                    "task": "t"}  # fmt: skip
 
 
 @pytest.mark.long  # 20-30 s (lm-eval's index); the test above guards the default run

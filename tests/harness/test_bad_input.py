@@ -57,6 +57,23 @@ def test_unbuilt_adversarial_set_names_the_build_command(tiny_checkpoints, tmp_p
     )
 
 
+def test_a_set_yaml_including_a_gone_installation_names_it_and_the_fix(tiny_checkpoints, tmp_path):
+    """YAMLs written before they held their configuration include the clean YAML of the
+    installation that built them; once it is gone, one line says so and how to rewrite it."""
+    gone = tmp_path / "old-venv" / "harness_tasks" / "tasks" / "xtreme_xnli" / "xtreme_xnli_de.yaml"
+    yaml = tmp_path / "adv" / "tasks" / "xtreme_adv_xnli_charnoise_de.yaml"
+    yaml.parent.mkdir(parents=True)
+    yaml.write_text(f"include: {gone}\ntask: xtreme_adv_xnli_charnoise_de\n", encoding="utf-8")
+    proc = _run(tiny_checkpoints["xnli"], "xtreme_adv_xnli_charnoise_de",
+                {"XTREME_ADV_DIR": str(tmp_path / "adv")})  # fmt: skip
+    _assert_one_line_error(
+        proc,
+        str(yaml),
+        str(gone),
+        "xtreme-adv attack build --task xnli --langs de --attack charnoise",
+    )
+
+
 def test_unbuilt_adaptive_set_names_every_folder_and_the_adaptive_command(
     tiny_checkpoints, tmp_path
 ):
