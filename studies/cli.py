@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 import warnings
 from collections import Counter
@@ -24,7 +25,7 @@ import yaml
 
 from studies import spec
 from studies.errors import StudyError
-from studies.plan import Cell, fingerprint, parse_shard, plan, select
+from studies.plan import Cell, cells_of, fingerprint, parse_shard, plan, select
 from studies.runner import Runner, State, atomic_write, run_cells_job
 
 PROG = "xtreme-adv study"
@@ -82,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="done / running / failed / left", allow_abbrev=False)
     st.add_argument("--out", type=Path, required=True)
     sub.add_parser("presets", help="list the shipped presets", allow_abbrev=False)
+    ex = sub.add_parser(
+        "export",
+        help="copy the report, leaderboard tables, cells and adaptive reports to a folder",
+        allow_abbrev=False,
+    )
+    ex.add_argument("--out", type=Path, required=True, help="study folder")
+    ex.add_argument("--to", type=Path, required=True, help="folder to publish, e.g. docs/results/X")
     return parser
 
 
@@ -166,10 +174,11 @@ def _resolve_embedded(study: spec.Study) -> None:
         study.base_models[i] = dataclasses.replace(base, path=lines[-1].strip())
 
 
-def _record(study: spec.Study, out: Path, cells: list[Cell]) -> None:
+def _record(study: spec.Study, out: Path, cells: list[Cell], command: str | None = None) -> None:
     record = {
         "schema": "xtreme-adv/study/1",
         "name": study.name,
+        "command": command,  # the `study run` that planned it, as typed
         "file": study.file,
         "fingerprint": fingerprint(cells),
         "cells": [
@@ -188,14 +197,6 @@ def _record(study: spec.Study, out: Path, cells: list[Cell]) -> None:
     atomic_write(out / "study.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
-def _cells_of(out: Path) -> list[Cell]:
-    record = json.loads((out / "study.json").read_text(encoding="utf-8"))
-    return [
-        Cell(c["id"], c["kind"], c["argv"], Path(c["output"]), c["deps"], c["group"], c["skip"])
-        for c in record["cells"]
-    ]
-
-
 def cmd_run(args) -> int:
     """Plan and run."""
     study = load_study(args)
@@ -207,7 +208,7 @@ def cmd_run(args) -> int:
     mine = select(cells, shard)
     out.mkdir(exist_ok=True)
     if shard is None or not (out / "study.json").is_file():
-        _record(study, out, cells)
+        _record(study, out, cells, getattr(args, "command_line", None))
     env = _env(study, out, args.verbose)
     if study.xtreme_dir is None or study.skipped:
         print(
@@ -293,7 +294,7 @@ def cmd_status(args) -> int:
     state = State(out)
     counts: Counter = Counter()
     kinds: dict[str, Counter] = {}
-    for cell in _cells_of(out):
+    for cell in cells_of(out):
         info = state.read(cell)
         status = info["status"]
         if status == "done" and not state.done(cell):
@@ -322,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             _parser().print_help()
             return 0
         args = _parser().parse_args(argv)
+        args.command_line = f"{PROG} {shlex.join(argv)}"
         if getattr(args, "verbose", False) is False:
             logging.getLogger().setLevel(logging.ERROR)
             warnings.filterwarnings("ignore")
@@ -333,6 +335,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "plan":
             return cmd_plan(args)
+        if args.command == "export":
+            from studies.export import export
+
+            written = export(args.out, args.to)
+            print(f"{len(written)} files -> {args.to}")
+            return 0
         return cmd_status(args)
     except StudyError as err:
         sys.stderr.write(f"{PROG}: error: {err}\n")

@@ -280,6 +280,17 @@ def _adaptive_eval_cell(study, out, task, ckpt, mid, adaptive_ids, group, skip) 
     return cell
 
 
+def cells_of(out: Path) -> list[Cell]:
+    """The cells recorded in ``DIR/study.json`` (the plan of the last run or plan)."""
+    import json
+
+    record = json.loads((Path(out) / "study.json").read_text(encoding="utf-8"))
+    return [
+        Cell(c["id"], c["kind"], c["argv"], Path(c["output"]), c["deps"], c["group"], c["skip"])
+        for c in record["cells"]
+    ]
+
+
 def parse_shard(text: str | None) -> tuple[int, int] | None:
     """``i/n`` -> (i, n) with 0 <= i < n; a user error otherwise."""
     if text is None:

@@ -188,7 +188,9 @@ def write_report(out: Path) -> Path:
             "each with its set's folder, checkpoint hash and settings)."
         )
     lines.append(
-        f"- the study: `study.json` (plan fingerprint `{study['fingerprint']}`); "
+        f"- the study: `study.json` (plan fingerprint `{study['fingerprint']}`"
+        + (f", planned by `{study['command']}`" if study.get("command") else "")
+        + "); "
         "the command of every cell: `state/<cell>.json` (`argv`), its output `logs/`."
     )
     lines.append(f"- settings of the statistics: `{json.dumps(board.get('settings', {}))}`")

@@ -128,6 +128,32 @@ def test_tiny_study_reports_the_leaderboard_comparison(reference):
 
 
 @pytest.mark.slow
+def test_export_copies_what_the_answer_is_published_with(reference, tmp_path):
+    path, out = reference
+    to = tmp_path / "docs" / "results" / "tiny"
+    proc = _run("export", "--out", str(out), "--to", str(to))
+    assert proc.returncode == 0, proc.stderr
+    for name in ("report.md", "report.png", "leaderboard.json", "summary.md", "study.json"):
+        assert (to / name).read_bytes() == (out / name if name.startswith(("report", "study"))
+                                            else out / "site" / name).read_bytes()  # fmt: skip
+    # The command that planned the study, as typed, in the plan and the report's provenance.
+    study = json.loads((to / "study.json").read_text(encoding="utf-8"))
+    assert study["command"] == f"xtreme-adv study run {path} --out {out} --no-progress"
+    cells = json.loads((to / "cells.json").read_text(encoding="utf-8"))["cells"]
+    assert list(cells) == [c["id"] for c in study["cells"]]
+    for cell_id, cell in cells.items():
+        state = json.loads((out / "state" / (cell_id.replace("/", "__") + ".json")).read_text())
+        assert cell["status"] == state["status"] == "done"
+        assert cell["seconds"] == state["seconds"] and cell["argv"] == state["argv"]
+    adaptive = sorted(p.relative_to(to) for p in (to / "adaptive").rglob("*.json"))
+    assert adaptive == sorted(p.relative_to(out) for p in (out / "adaptive").rglob("*.json"))
+    assert len(adaptive) == 2  # the two models' charnoise attack in de
+    inside = _run("export", "--out", str(out), "--to", str(out / "published"))
+    assert inside.returncode == 2 and "inside the study folder" in inside.stderr
+    assert not (out / "published").exists()
+
+
+@pytest.mark.slow
 def test_killed_shards_resumed_and_merged_equal_the_unsharded_study(reference, tmp_path):
     path, ref = reference
     shards = [tmp_path / "shard0", tmp_path / "shard1"]
