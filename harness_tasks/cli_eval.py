@@ -264,15 +264,8 @@ def data_parallel(argv: list[str]) -> tuple[list[str], int]:
         return argv, 1
     if not value.isdigit() or int(value) < 1:
         raise XtremeAdvError(f"{NPROC} {value!r}: expected a positive number of processes")
-    out, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == NPROC:
-            skip = True
-        elif not arg.startswith(NPROC + "="):
-            out.append(arg)
-    return out, int(value)
+    at = next(i for i, arg in enumerate(argv) if arg.split("=")[0] == NPROC)
+    return argv[:at] + argv[at + (1 if "=" in argv[at] else 2) :], int(value)
 
 
 def launch_command(argv: list[str], nproc: int) -> list[str]:
