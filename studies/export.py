@@ -30,7 +30,7 @@ def cells_record(out: Path) -> dict:
                 state = json.loads(path.read_text(encoding="utf-8"))
             except ValueError:
                 state = {"status": "unreadable"}
-        keep = {k: state[k] for k in ("status", "seconds", "reason") if k in state}
+        keep = {k: state[k] for k in ("status", "seconds", "reason", "code") if k in state}
         cells[cell.id] = {"kind": cell.kind, "status": "left", **keep,
                           "argv": state.get("argv", cell.argv)}  # fmt: skip
     return {"study": plan["name"], "fingerprint": plan["fingerprint"], "cells": cells}

@@ -193,6 +193,16 @@ def write_report(out: Path) -> Path:
         + "); "
         "the command of every cell: `state/<cell>.json` (`argv`), its output `logs/`."
     )
+    codes: dict[str, int] = {}
+    for state in states:
+        if state.get("status") == "done":
+            key = state.get("code") or "not recorded"
+            codes[key] = codes.get(key, 0) + 1
+    if codes:
+        lines.append(
+            "- the code each cell ran (git commit, from `state/<cell>.json`, `code`): "
+            + "; ".join(f"`{c}` ({n} cells)" for c, n in sorted(codes.items()))
+        )
     lines.append(f"- settings of the statistics: `{json.dumps(board.get('settings', {}))}`")
     text = "\n".join(lines) + "\n"
     atomic_write(out / "report.md", text)

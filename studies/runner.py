@@ -9,6 +9,7 @@ looks finished. The cell's state file (``DIR/state/<cell>.json``) is written las
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -24,6 +25,26 @@ from tqdm.auto import tqdm
 from studies.plan import KINDS, Cell
 
 RUNNING = ".running"
+
+
+@functools.cache
+def code_commit() -> str | None:
+    """The git commit of the checkout the cells' ``xtreme-adv`` runs from (``-dirty`` when
+    tracked files differ from it); None outside a git checkout. A study resumed across
+    commits records, per cell, the code that produced it."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or None
 
 
 def xtreme_adv_command() -> list[str]:
@@ -183,9 +204,11 @@ class Runner:
         seconds = round(time.time() - started, 1)
         if code == 0:
             inputs = inputs_of(cell, self.out)
-            self.state.finish(cell, "done", seconds=seconds, argv=cell.argv, inputs=inputs)
+            self.state.finish(cell, "done", seconds=seconds, argv=cell.argv, inputs=inputs,
+                              code=code_commit())  # fmt: skip
             return "done", None
-        self.state.finish(cell, "failed", reason=reason, seconds=seconds, argv=cell.argv)
+        self.state.finish(cell, "failed", reason=reason, seconds=seconds, argv=cell.argv,
+                          code=code_commit())  # fmt: skip
         return "failed", reason
 
     def _run_command(self, cell: Cell) -> tuple[int, str | None]:

@@ -27,6 +27,11 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _head() -> str:
+    return subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+
+
 def _run(*args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
     cmd = (
         [XTREME_ADV, "study", *args, "--no-progress"]
@@ -145,6 +150,10 @@ def test_export_copies_what_the_answer_is_published_with(reference, tmp_path):
         state = json.loads((out / "state" / (cell_id.replace("/", "__") + ".json")).read_text())
         assert cell["status"] == state["status"] == "done"
         assert cell["seconds"] == state["seconds"] and cell["argv"] == state["argv"]
+        # the checkout the cells ran from (this repository, a clean or dirty tree)
+        assert cell["code"].removesuffix("-dirty") == _head()
+    report = (to / "report.md").read_text(encoding="utf-8")
+    assert f"`{cells[next(iter(cells))]['code']}` ({len(cells) - 1} cells)" in report  # no report
     adaptive = sorted(p.relative_to(to) for p in (to / "adaptive").rglob("*.json"))
     assert adaptive == sorted(p.relative_to(out) for p in (out / "adaptive").rglob("*.json"))
     assert len(adaptive) == 2  # the two models' charnoise attack in de
