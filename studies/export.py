@@ -59,6 +59,7 @@ def export(out: Path, to: Path) -> list[Path]:
     for name in SITE_FILES:
         if (out / "site" / name).is_file():
             copy(out / "site" / name, name)
+    shutil.rmtree(to / "adaptive", ignore_errors=True)  # an earlier export's, perhaps stale
     for path in adaptive_reports(out):
         copy(path, str(path.relative_to(out)))
     record = json.dumps(cells_record(out), indent=1) + "\n"  # cells in plan order
