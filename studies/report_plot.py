@@ -90,7 +90,7 @@ def plot_means(means: list[dict], models: list[dict], path: Path) -> list[dict]:
     step = 0.7 / max(1, len(attacks))
     offset = {a: (i - (len(attacks) - 1) / 2) * step for i, a in enumerate(attacks)}
     height = max(2.6, 0.55 * len(rows) * max(1, len(attacks)) ** 0.5 + 1.6)
-    width = 2.2 + 3.4 * len(tasks)
+    width = 5.0 + 3.4 * len(tasks)  # row labels and the legend beside the panels
     fig, axes = plt.subplots(
         1, len(tasks), figsize=(width, height), dpi=110, sharex=True, sharey=True
     )
@@ -124,7 +124,7 @@ def plot_means(means: list[dict], models: list[dict], path: Path) -> list[dict]:
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     bases = sorted({m["comparison"].split("/", 1)[0] for m in means})
     fig.suptitle(
-        f"{', '.join(bases)}: intermediate recipe vs direct, mean over seeds and languages, "
+        f"{', '.join(bases)}: intermediate recipe vs direct\nmean over seeds and languages, "
         "95% interval (documents, languages stratified)",
         fontsize=9,
     )
