@@ -252,10 +252,13 @@ def cmd_adaptive(args) -> int:
     metrics); languages run one after the other in this process."""
     from adversarial.adaptive import run_adaptive
     from adversarial.build import atomic_write_text
+    from harness_tasks.families import check_lang, get_family
 
     if args.num_examples < 0:
         raise XtremeAdvError(f"--num-examples {args.num_examples} must be >= 0 (0: all)")
     langs = list(dict.fromkeys(_langs(args.lang, "--lang")))
+    for lang in langs:  # every language checked before the first one's attack runs
+        check_lang(get_family(args.task), lang)
     if args.json and len(langs) > 1:
         raise XtremeAdvError(
             f"--json {args.json}: one file for {len(langs)} languages; use --json-dir"

@@ -229,6 +229,9 @@ def test_bad_adaptive_input_is_one_line(tmp_path, embedded_model_dir_small, caps
           "--attack", "charnoise", "--top-k", "0"], "--top-k 0"),
         (["--model", str(embedded_model_dir_small), "--task", "xquad", "--lang", "de",
           "--attack", "charnoise", "--qa-f1-ratio", "1.5"], "--qa-f1-ratio 1.5"),
+        # a bad language among several: refused before the first language's attack runs
+        (["--model", str(embedded_model_dir_small), "--task", "xnli", "--lang", "de,xx",
+          "--attack", "charnoise"], "language 'xx' is not part of XTREME's XNLI"),
     ]  # fmt: skip
     for argv, needle in cases:
         assert main(["adaptive", *argv, "--out", str(out)]) == 2
