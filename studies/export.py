@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 
 from studies.errors import StudyError
-from studies.plan import cells_of
+from studies.plan import cells_in
 from studies.report_tables import adaptive_reports
-from studies.runner import atomic_write
+from studies.runner import State, atomic_write
 
 REPORT_FILES = ("report.md", "report.png", "study.json")
 SITE_FILES = ("leaderboard.json", "summary.md", "rows.csv", "comparisons.csv", "study.html")
@@ -21,18 +21,12 @@ SITE_FILES = ("leaderboard.json", "summary.md", "rows.csv", "comparisons.csv", "
 def cells_record(out: Path) -> dict:
     """Every planned cell with its state (status, seconds, command, reason) in plan order."""
     plan = json.loads((out / "study.json").read_text(encoding="utf-8"))
+    states = State(out)
     cells = {}
-    for cell in cells_of(out):
-        path = out / "state" / cell.state_name
-        state = {}
-        if path.is_file():
-            try:
-                state = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                state = {"status": "unreadable"}
+    for cell in cells_in(plan):
+        state = states.read(cell)
         keep = {k: state[k] for k in ("status", "seconds", "reason", "code") if k in state}
-        cells[cell.id] = {"kind": cell.kind, "status": "left", **keep,
-                          "argv": state.get("argv", cell.argv)}  # fmt: skip
+        cells[cell.id] = {"kind": cell.kind, **keep, "argv": state.get("argv", cell.argv)}
     return {"study": plan["name"], "fingerprint": plan["fingerprint"], "cells": cells}
 
 

@@ -284,7 +284,11 @@ def cells_of(out: Path) -> list[Cell]:
     """The cells recorded in ``DIR/study.json`` (the plan of the last run or plan)."""
     import json
 
-    record = json.loads((Path(out) / "study.json").read_text(encoding="utf-8"))
+    return cells_in(json.loads((Path(out) / "study.json").read_text(encoding="utf-8")))
+
+
+def cells_in(record: dict) -> list[Cell]:
+    """The cells of a loaded ``study.json`` record, in plan order."""
     return [
         Cell(c["id"], c["kind"], c["argv"], Path(c["output"]), c["deps"], c["group"], c["skip"])
         for c in record["cells"]
