@@ -17,6 +17,7 @@ from leaderboards import stats
 from leaderboards.errors import LeaderboardError
 from leaderboards.holdout import attack_kind, check_run
 from leaderboards.names import ADAPTIVE_RE, TaskName, parse_task
+from leaderboards.parallel_units import is_parallel, shared_units
 from leaderboards.results import ModelRun, TaskResult
 from leaderboards.units import Scores, Side
 from leaderboards.validity import NOT_VALIDATED, SetValidity, match, row_fields, set_summary
@@ -196,10 +197,12 @@ class Combination:
 
 @dataclass
 class RowReplicates:
-    """Bootstrap replicates of a row's clean and adversarial score (for average intervals)."""
+    """Bootstrap replicates of a row's clean and adversarial score (for average intervals),
+    with the paired documents they were drawn from (a parallel task's average draws again)."""
 
     clean: np.ndarray
     adv: np.ndarray
+    docs: tuple[Scores, Scores] | None = None
 
 
 _SET_FIELDS = ("data_sha256", "clean_data_sha256", "attack", "params", "seed", "source_model")
@@ -301,7 +304,7 @@ def make_row(
         clean=_r(c_point), adv=_r(a_point), drop=_r(c_point - a_point), pdr=_r(pdr),
         n_paired=len(sc_docs.ids), n_units=n_units,
     )  # fmt: skip
-    return row, RowReplicates(rc, ra)
+    return row, RowReplicates(rc, ra, (sc_docs, sa_docs))
 
 
 def _mean(values: list[float]) -> float:
@@ -309,7 +312,8 @@ def _mean(values: list[float]) -> float:
 
 
 def _avg_ci(reps: list[RowReplicates | None]) -> tuple[dict, RowReplicates | None]:
-    """Percentile intervals of an average whose parts were resampled independently (strata)."""
+    """Percentile intervals of an average, from the average of its parts' replicates (drawn
+    independently per part, or from one resampling of a parallel task's items)."""
     if not reps or any(r is None for r in reps):
         return {"clean_ci": None, "adv_ci": None, "drop_ci": None}, None
     clean = np.mean([r.clean for r in reps], axis=0)
@@ -332,7 +336,9 @@ def xtreme_averages(
     ``level`` is ``task`` (mean over the task's languages) or ``all`` (mean of the task means).
     The relative drop of an average is the PDR of the averaged scores. With ``replicates``
     (keyed by model, task, lang, attack), each average gets percentile intervals of the same
-    average taken over the rows' bootstrap replicates (languages are independent strata).
+    average taken over the rows' bootstrap replicates: a parallel task's languages drawn from one
+    resampling of its items (``rows_languages_together``), other tasks' languages and the tasks
+    of ``all`` as independent strata.
     """
     replicates = replicates or {}
     by_task: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
@@ -457,8 +463,9 @@ def _comparison_id(card: dict, baseline_recipe: str = "direct") -> str:
 
 def _doc_level_test(
     inter: list[TaskResult], direct: list[TaskResult], rng: np.random.Generator, n_boot: int
-) -> tuple[dict, np.ndarray] | None:
-    """Difference of drops on the documents every model of both seed sets holds.
+) -> tuple[dict, np.ndarray, list[Scores], list[float]] | None:
+    """Difference of drops on the documents every model of both seed sets holds: the test,
+    its replicates, and the aligned documents and coefficients of every side.
 
     ``inter`` / ``direct`` alternate clean and adversarial results, seed by seed. Units
     (documents, or QA paragraphs) are resampled with replacement, each carrying all its seeds
@@ -496,7 +503,48 @@ def _doc_level_test(
             "n_units": n_units,
         },
         reps,
+        aligned,
+        coefs,
     )
+
+
+def _languages_together(
+    by_name: dict[str, tuple[str, list[Scores], list[float]]],
+    rng: np.random.Generator,
+    n_boot: int,
+) -> dict[str, np.ndarray]:
+    """Replicates of each language's combination (``name`` -> (lang, aligned sides, coefs)),
+    all drawn from one resampling of the task's parallel units (``parallel_units``)."""
+    codes, n_units = shared_units({lang: aligned[0] for lang, aligned, _ in by_name.values()})
+    idx = stats.bootstrap_indices(rng, n_units, n_boot)
+    out = {}
+    for name, (lang, aligned, coefs) in by_name.items():
+        sides = [Side.of(a, codes[lang], n_units) for a in aligned]
+        out[name] = Combination(sides, coefs).collapsed().replicates(idx)
+    return out
+
+
+def rows_languages_together(
+    reps: dict[tuple[str, str, str, str], RowReplicates], n_boot: int, seed: int
+) -> dict[tuple[str, str, str, str], RowReplicates]:
+    """``reps`` (keyed by model, task, lang, attack) with each parallel task's languages drawn
+    again from one resampling of parallel units per model and attack, so that an average over
+    those languages carries the covariance of translations (``parallel_units``)."""
+    groups: dict[tuple[str, str, str], dict[str, tuple[Scores, Scores]]] = defaultdict(dict)
+    for (model, task, lang, attack), r in reps.items():
+        if is_parallel(task) and r.docs is not None:
+            groups[(model, task, attack)][lang] = r.docs
+    out = dict(reps)
+    for (model, task, attack), docs in sorted(groups.items()):
+        codes, n_units = shared_units({lang: pair[0] for lang, pair in docs.items()})
+        rng = stats.row_rng(seed, f"{model}|{task}|{attack}|languages")
+        idx = stats.bootstrap_indices(rng, n_units, n_boot)
+        for lang, (clean, adv) in docs.items():
+            out[(model, task, lang, attack)] = RowReplicates(
+                Side.of(clean, codes[lang], n_units).replicates(idx),
+                Side.of(adv, codes[lang], n_units).replicates(idx),
+            )
+    return out
 
 
 def comparison_attack(row: dict) -> str:
@@ -539,6 +587,8 @@ def compare(
     )
     out: list[dict] = []
     replicates: dict[str, np.ndarray] = {}
+    # a parallel task's languages, for averages drawn from one resampling of parallel units
+    together: dict[tuple[str, str], dict[str, tuple]] = defaultdict(dict)
     for cmp_name in sorted(tasks):
         adv_i = [tasks_of[inter[s].model_id][cmp_name] for s in seeds]
         adv_d = [tasks_of[direct[s].model_id][cmp_name] for s in seeds]
@@ -589,7 +639,12 @@ def compare(
         if tested is not None:
             item.update(tested[0])
             replicates[cmp_name] = tested[1]
+            if is_parallel(item["task"]):
+                together[(item["task"], item["attack"])][cmp_name] = (item["lang"], *tested[2:])
         out.append(item)
+    for (task, attack), by_name in sorted(together.items()):
+        key = f"cmp|{cid}|{task}|{attack}|languages"
+        replicates.update(_languages_together(by_name, stats.row_rng(seed, key), n_boot))
     by_task: dict[str, list[dict]] = defaultdict(list)
     for item in out:
         if item["p"] is not None:
@@ -638,9 +693,11 @@ def _comparison_averages(items: list[dict], replicates: dict[str, np.ndarray]) -
     """Per comparison: the difference averaged over languages (per task and attack), then over
     tasks (``task`` = ``all``), with intervals from the averaged replicates.
 
-    Languages (and tasks) are resampled independently (their own streams), so the average of
-    their replicates is a stratified bootstrap replicate of the average; its percentile
-    interval and p-value (ties half) agree in sign by construction.
+    The languages of a parallel task (XNLI, PAWS-X, XQuAD, MLQA: translations) were drawn from
+    one resampling of its items (``_languages_together``), so the covariance of translations is
+    in the average; other tasks' languages, and the tasks of ``all``, are independent strata
+    (their own streams). The average of the replicates is a replicate of the average; its
+    percentile interval and p-value (ties half) agree in sign by construction.
     """
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for item in items:
@@ -788,7 +845,7 @@ def build_board(
         if not model_rows:  # validated-only: nothing of this model was judged
             continue
         rows.extend(model_rows)
-        averages.extend(xtreme_averages(model_rows, reps))
+        averages.extend(xtreme_averages(model_rows, rows_languages_together(reps, n_boot, seed)))
         card = run.provenance or {}
         models.append(
             {

@@ -41,8 +41,9 @@ _Z = float(special.ndtri(0.5 + CONFIDENCE / 2))
 def row_rng(seed: int, key: str) -> np.random.Generator:
     """A generator for one row: the run's seed mixed with a stable hash of the row's key.
 
-    Independent streams per row keep the strata of a language average independent, and the
-    result does not depend on the order in which rows are computed.
+    Independent streams keep independent strata (the languages of a task that is not
+    translated, the tasks of an average) independent, and the result does not depend on the
+    order in which rows are computed.
     """
     digest = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "little")
     return np.random.default_rng([seed, digest])

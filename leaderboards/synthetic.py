@@ -195,10 +195,12 @@ def _gold_tags(task: str, lang: str, i: int) -> list[str]:
 
 def _doc(task: str, lang: str, i: int, attack: str | None) -> dict:
     # Same documents for every model, so task hashes agree across models (as in real runs).
+    # Ids follow the loaders': "<lang>-<i>" for sentence pairs (a translation keeps its
+    # position, so the parallel key is "<i>"), question ids shared by every language in QA.
     noise = f" [{attack}]" if attack else ""
     if task in QA:
         # Three questions per context paragraph, as in SQuAD-style sets.
-        return {"id": f"{task}-{lang}-{i:05d}", "context": f"Context {i // 3} in {lang}.{noise}",
+        return {"id": f"{task}-{i:05d}", "context": f"Context {i // 3} in {lang}.{noise}",
                 "question": f"Question {i}?", "answers": {"text": [f"answer {i}"],
                 "answer_start": [0]}}  # fmt: skip
     if task in ("udpos", "panx"):
@@ -208,7 +210,7 @@ def _doc(task: str, lang: str, i: int, attack: str | None) -> dict:
     if task in ("bucc", "tatoeba"):
         return {"id": f"{task}-{lang}-{i:05d}", "sentence": f"Sentence {i}{noise}",
                 "side": "source", "gold": f"t{i}" if i % 4 else ""}  # fmt: skip
-    return {"id": f"{task}-{lang}-{i:05d}", "premise": f"Premise {i} ({lang}){noise}",
+    return {"id": f"{lang}-{i:05d}", "premise": f"Premise {i} ({lang}){noise}",
             "hypothesis": f"Hypothesis {i}", "label": i % 3}  # fmt: skip
 
 

@@ -96,7 +96,9 @@ def write_report(out: Path) -> Path:
         if means:
             lines += [
                 "Means over languages (per comparison, task and attack; interval and p-value "
-                "from the languages' paired resamplings, stratified, not adjusted):",
+                "from paired resamplings of the documents, one shared by the languages of a "
+                "translated task (XNLI, PAWS-X, XQuAD, MLQA), independent per language "
+                "otherwise; not adjusted):",
                 "",
                 "| comparison | task | attack | languages | drop intermediate | drop direct | "
                 "diff | 95% CI | 95% CI (seeds) | p | significant languages |",

@@ -205,10 +205,11 @@ def test_unscored_rows_are_left_out_of_pairing(corpus_copy):
 
 
 def test_comparison_estimate_and_average_interval_match_a_direct_loop(corpus, board):
-    """The language average's interval: the per-language BCa replicates, averaged, by hand."""
+    """The language average's interval, by hand: XNLI's languages are translations (document
+    ``<lang>-<i>`` of every language is item ``i``), so one draw of items serves them all."""
     n_boot, seed = 400, 0
     items = [c for c in board.comparisons if c["task"] == "xnli" and c["attack"] == "visual"]
-    per_lang_reps = {}
+    values_by_lang = {}
     for item in items:
         task = f"xtreme_adv_xnli_visual_{item['lang']}"
         per_doc = {}
@@ -219,19 +220,23 @@ def test_comparison_estimate_and_average_interval_match_a_direct_loop(corpus, bo
                 ad = _samples(folder, task)
                 for d in cl:
                     per_doc[d] = per_doc.get(d, 0.0) + sign * (cl[d]["acc"] - ad[d]["acc"])
-        ids = list(_samples(corpus / f"e5s-xnli-anli-s{SEEDS[0]}", task))
-        values = [per_doc[d] / len(SEEDS) for d in ids]
-        rng = stats.row_rng(seed, f"cmp|{item['comparison']}|{task}")
-        draws = rng.integers(0, len(ids), size=(n_boot, len(ids)))
-        per_lang_reps[item["lang"]] = [sum(values[j] for j in row) / len(ids) for row in draws]
-        assert item["diff"] == pytest.approx(sum(values) / len(values))
+        values = {d.split("-", 1)[1]: v / len(SEEDS) for d, v in per_doc.items()}
+        values_by_lang[item["lang"]] = values
+        assert item["diff"] == pytest.approx(sum(values.values()) / len(values))
         assert item["ci_examples"][0] <= item["diff"] <= item["ci_examples"][1]
     (avg,) = [
         a for a in board.comparison_averages
         if a["task"] == "xnli" and a["attack"] == "visual" and a["level"] == "task"
     ]  # fmt: skip
-    langs = sorted(per_lang_reps)
-    averaged = sorted(sum(per_lang_reps[g][b] for g in langs) / len(langs) for b in range(n_boot))
+    langs = sorted(values_by_lang)
+    keys = list(values_by_lang[langs[0]])  # every language holds the same items, in file order
+    assert all(sorted(values_by_lang[g]) == sorted(keys) for g in langs)
+    rng = stats.row_rng(seed, f"cmp|{avg['comparison']}|xnli|visual|languages")
+    draws = rng.integers(0, len(keys), size=(n_boot, len(keys)))
+    averaged = sorted(
+        sum(sum(values_by_lang[g][keys[j]] for j in row) / len(keys) for g in langs) / len(langs)
+        for row in draws
+    )
     # empirical 2.5% / 97.5% quantiles (inverted CDF): the ceil(q * B)-th smallest replicate
     lo, hi = averaged[math.ceil(0.025 * n_boot) - 1], averaged[math.ceil(0.975 * n_boot) - 1]
     assert avg["ci_examples"] == pytest.approx([lo, hi], abs=1e-9)

@@ -88,9 +88,13 @@ def test_rows_restricted_to_the_scored_half_are_accepted(tmp_path):
     values = {}
     for path in folder.glob("samples_*.jsonl"):
         lines = [json.loads(x) for x in path.read_text().splitlines()]
-        kept = [x for x in lines if holdout.parallel_half(x["doc"]["id"]) == 1]
-        path.write_text("".join(json.dumps(x) + "\n" for x in kept))
         task = path.name[len("samples_") :].rsplit("_", 1)[0]
+        lang = task.rsplit("_", 1)[1]
+        kept = [
+            x for x in lines
+            if holdout.parallel_half(holdout.parallel_key(x["doc"]["id"], lang)) == 1
+        ]  # fmt: skip
+        path.write_text("".join(json.dumps(x) + "\n" for x in kept))
         values[task] = (kept, sum(x["acc"] for x in kept) / len(kept))
 
     def restrict(data):

@@ -36,7 +36,7 @@ def _judgments() -> dict[str, str]:
     """60 documents judged: every other one valid, the rest label_changed / unreadable."""
     out = {}
     for i in range(0, 60):
-        doc = f"xnli-de-{i:05d}"
+        doc = f"de-{i:05d}"
         out[doc] = "valid" if i % 2 == 0 else ("label_changed" if i % 4 == 1 else "unreadable")
     return out
 
@@ -104,7 +104,7 @@ def test_validated_only_scores_rows_and_comparisons_on_valid_documents(corpus, t
     ("change", "message"),
     [
         ({"data_sha256": "0" * 64}, "another build of the set"),
-        ({"judgments": {"xnli-de-00001": "fine"}}, "judgments.xnli-de-00001 is 'fine'"),
+        ({"judgments": {"de-00001": "fine"}}, "judgments.de-00001 is 'fine'"),
         ({"schema": "other"}, "schema is 'other'"),
     ],
 )

@@ -1,0 +1,85 @@
+"""Resampling units shared by the languages of a parallel task, for averages over languages.
+
+XNLI, PAWS-X, XQuAD and MLQA are translations of one another: a document and its translations
+share a parallel key (its id without the ``<lang>-`` prefix; QA question ids are shared as
+they are; docs/contracts.md section 8). Outcomes on translations are correlated (an example a
+model gets wrong in German it tends to get wrong in French), so these languages are not
+independent strata: resampling each language on its own leaves the covariances out of the
+variance of an average over languages, and that average's interval comes out too narrow.
+
+An average over the languages of such a task is therefore resampled by parallel unit, once for
+all its languages: a unit is a parallel key (QA: the connected set of context paragraphs that
+hold parallel questions, so a paragraph stays whole as in each row's own interval), and each
+language's statistic is its ratio of sums over the units it holds (units it lacks weigh
+nothing in it). This is the cluster bootstrap with the translated item as the cluster
+(Davison and Hinkley 1997, sec. 3.8). Other tasks (Tatoeba, BUCC, PAN-X, UD-POS, TyDiQA,
+XCOPA) hold different documents per language and stay independent strata.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from leaderboards.holdout import parallel_key
+from leaderboards.units import Scores
+
+# Task families whose languages are translations of the same items (contracts.md section 8).
+PARALLEL_TASKS = frozenset({"xnli", "pawsx", "xquad", "mlqa"})
+
+
+def is_parallel(task: str) -> bool:
+    """Whether ``task``'s languages hold translations of the same documents."""
+    return task in PARALLEL_TASKS
+
+
+class _Components:
+    """Union-find over hashable nodes (paragraphs and the parallel keys that link them)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[object, object] = {}
+
+    def find(self, node: object) -> object:
+        root = self.parent.setdefault(node, node)
+        while root != self.parent[root]:
+            root = self.parent[root]
+        while node != root:  # path compression
+            following = self.parent[node]
+            self.parent[node] = root
+            node = following
+        return root
+
+    def union(self, a: object, b: object) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def shared_units(by_lang: dict[str, Scores]) -> tuple[dict[str, np.ndarray], int]:
+    """Per language, the code (0..n-1) of each document's parallel unit, and n.
+
+    A unit is a parallel key, or for documents resampled by context paragraph (``cluster``)
+    the paragraphs of every language joined through the parallel questions they hold.
+    Codes follow the first appearance in language order, so they do not depend on hashing.
+    """
+    comps = _Components()
+    nodes: dict[str, list[object]] = {}
+    for lang in sorted(by_lang):
+        scores = by_lang[lang]
+        keys = [("key", parallel_key(doc_id, lang)) for doc_id in scores.ids]
+        if scores.cluster is None:
+            nodes[lang] = keys
+            for key in keys:
+                comps.find(key)
+            continue
+        paragraphs = [("paragraph", lang, int(c)) for c in scores.cluster]
+        for key, paragraph in zip(keys, paragraphs, strict=True):
+            comps.union(key, paragraph)
+        nodes[lang] = paragraphs
+    codes: dict[object, int] = {}
+    out = {}
+    for lang in sorted(by_lang):
+        roots = [comps.find(node) for node in nodes[lang]]
+        out[lang] = np.fromiter(
+            (codes.setdefault(root, len(codes)) for root in roots), np.int64, len(roots)
+        )
+    return out, len(codes)
