@@ -693,11 +693,11 @@ def _comparison_averages(items: list[dict], replicates: dict[str, np.ndarray]) -
     """Per comparison: the difference averaged over languages (per task and attack), then over
     tasks (``task`` = ``all``), with intervals from the averaged replicates.
 
-    The languages of a parallel task (XNLI, PAWS-X, XQuAD, MLQA: translations) were drawn from
-    one resampling of its items (``_languages_together``), so the covariance of translations is
-    in the average; other tasks' languages, and the tasks of ``all``, are independent strata
-    (their own streams). The average of the replicates is a replicate of the average; its
-    percentile interval and p-value (ties half) agree in sign by construction.
+    The languages of a parallel task (XNLI, PAWS-X, XQuAD, MLQA, XCOPA: translations) were
+    drawn from one resampling of its items (``_languages_together``), so the covariance of
+    translations is in the average; other tasks' languages, and the tasks of ``all``, are
+    independent strata (their own streams). The average of the replicates is a replicate of the
+    average; its percentile interval and p-value (ties half) agree in sign by construction.
     """
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for item in items:

@@ -1,10 +1,10 @@
 """Resampling units shared by the languages of a parallel task, for averages over languages.
 
-XNLI, PAWS-X, XQuAD and MLQA are translations of one another: a document and its translations
-share a parallel key (its id without the ``<lang>-`` prefix; QA question ids are shared as
-they are; docs/contracts.md section 8). Outcomes on translations are correlated (an example a
-model gets wrong in German it tends to get wrong in French), so these languages are not
-independent strata: resampling each language on its own leaves the covariances out of the
+XNLI, PAWS-X, XQuAD, MLQA and XCOPA are translations: a document and its translations share a
+parallel key (its id without the ``<lang>-`` prefix; QA question ids and XCOPA's ``idx`` are
+shared as they are; docs/contracts.md section 8). Outcomes on translations are correlated (an
+example a model gets wrong in German it tends to get wrong in French), so these languages are
+not independent strata: resampling each language on its own leaves the covariances out of the
 variance of an average over languages, and that average's interval comes out too narrow.
 
 An average over the languages of such a task is therefore resampled by parallel unit, once for
@@ -12,8 +12,8 @@ all its languages: a unit is a parallel key (QA: the connected set of context pa
 hold parallel questions, so a paragraph stays whole as in each row's own interval), and each
 language's statistic is its ratio of sums over the units it holds (units it lacks weigh
 nothing in it). This is the cluster bootstrap with the translated item as the cluster
-(Davison and Hinkley 1997, sec. 3.8). Other tasks (Tatoeba, BUCC, PAN-X, UD-POS, TyDiQA,
-XCOPA) hold different documents per language and stay independent strata.
+(Davison and Hinkley 1997, sec. 3.8). Other tasks (Tatoeba, BUCC, PAN-X, UD-POS, TyDiQA) hold
+different documents per language and stay independent strata.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import numpy as np
 from leaderboards.holdout import parallel_key
 from leaderboards.units import Scores
 
-# Task families whose languages are translations of the same items (contracts.md section 8).
-PARALLEL_TASKS = frozenset({"xnli", "pawsx", "xquad", "mlqa"})
+# Task families whose languages are translations of the same items: the parallel hold-out's
+# families (contracts.md section 8) and XCOPA (COPA's items; nothing here trains on them).
+PARALLEL_TASKS = frozenset({"xnli", "pawsx", "xquad", "mlqa", "xcopa"})
 
 
 def is_parallel(task: str) -> bool:

@@ -97,7 +97,7 @@ def write_report(out: Path) -> Path:
             lines += [
                 "Means over languages (per comparison, task and attack; interval and p-value "
                 "from paired resamplings of the documents, one shared by the languages of a "
-                "translated task (XNLI, PAWS-X, XQuAD, MLQA), independent per language "
+                "translated task (XNLI, PAWS-X, XQuAD, MLQA, XCOPA), independent per language "
                 "otherwise; not adjusted):",
                 "",
                 "| comparison | task | attack | languages | drop intermediate | drop direct | "

@@ -46,7 +46,8 @@ def test_units_join_translations_and_qa_paragraphs():
     # a language lacking an item weighs nothing in it: its side has a zero there
     side = Side.of(es, codes["es"], n)
     assert side.den.tolist() == [2.0, 1.0]
-    assert is_parallel("xnli") and is_parallel("mlqa") and not is_parallel("tatoeba")
+    assert all(is_parallel(t) for t in ("xnli", "pawsx", "xquad", "mlqa", "xcopa"))
+    assert not any(is_parallel(t) for t in ("tatoeba", "bucc", "udpos", "panx", "tydiqa"))
 
 
 def _outcomes(rng: np.random.Generator, logit: np.ndarray) -> dict[str, np.ndarray]:
