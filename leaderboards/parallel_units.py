@@ -18,6 +18,8 @@ different documents per language and stay independent strata.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from leaderboards.holdout import parallel_key
@@ -61,26 +63,37 @@ def shared_units(by_lang: dict[str, Scores]) -> tuple[dict[str, np.ndarray], int
     A unit is a parallel key, or for documents resampled by context paragraph (``cluster``)
     the paragraphs of every language joined through the parallel questions they hold.
     Codes follow the first appearance in language order, so they do not depend on hashing.
+    Every model and attack of a task holds the same documents: the codes are computed once.
     """
+    key = tuple(
+        (lang, s.ids, None if s.cluster is None else np.asarray(s.cluster, np.int64).tobytes())
+        for lang, s in sorted(by_lang.items())
+    )
+    return _units(key)
+
+
+@functools.lru_cache(maxsize=256)
+def _units(key: tuple) -> tuple[dict[str, np.ndarray], int]:
     comps = _Components()
     nodes: dict[str, list[object]] = {}
-    for lang in sorted(by_lang):
-        scores = by_lang[lang]
-        keys = [("key", parallel_key(doc_id, lang)) for doc_id in scores.ids]
-        if scores.cluster is None:
+    for lang, ids, cluster in key:
+        keys = [("key", parallel_key(doc_id, lang)) for doc_id in ids]
+        if cluster is None:
             nodes[lang] = keys
-            for key in keys:
-                comps.find(key)
+            for node in keys:
+                comps.find(node)
             continue
-        paragraphs = [("paragraph", lang, int(c)) for c in scores.cluster]
-        for key, paragraph in zip(keys, paragraphs, strict=True):
-            comps.union(key, paragraph)
+        clusters = np.frombuffer(cluster, dtype=np.int64)
+        paragraphs = [("paragraph", lang, int(c)) for c in clusters]
+        for node, paragraph in zip(keys, paragraphs, strict=True):
+            comps.union(node, paragraph)
         nodes[lang] = paragraphs
     codes: dict[object, int] = {}
     out = {}
-    for lang in sorted(by_lang):
+    for lang, _, _ in key:
         roots = [comps.find(node) for node in nodes[lang]]
         out[lang] = np.fromiter(
             (codes.setdefault(root, len(codes)) for root in roots), np.int64, len(roots)
         )
+        out[lang].flags.writeable = False  # shared by every caller of the cache
     return out, len(codes)
