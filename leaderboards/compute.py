@@ -203,6 +203,7 @@ class RowReplicates:
     clean: np.ndarray
     adv: np.ndarray
     docs: tuple[Scores, Scores] | None = None
+    split: str | None = None  # the split scored (translations pair within one split)
 
 
 _SET_FIELDS = ("data_sha256", "clean_data_sha256", "attack", "params", "seed", "source_model")
@@ -304,7 +305,7 @@ def make_row(
         clean=_r(c_point), adv=_r(a_point), drop=_r(c_point - a_point), pdr=_r(pdr),
         n_paired=len(sc_docs.ids), n_units=n_units,
     )  # fmt: skip
-    return row, RowReplicates(rc, ra, (sc_docs, sa_docs))
+    return row, RowReplicates(rc, ra, (sc_docs, sa_docs), clean.extra.get("split"))
 
 
 def _mean(values: list[float]) -> float:
@@ -509,16 +510,19 @@ def _doc_level_test(
 
 
 def _languages_together(
-    by_name: dict[str, tuple[str, list[Scores], list[float]]],
+    by_name: dict[str, tuple[str, str | None, list[Scores], list[float]]],
     rng: np.random.Generator,
     n_boot: int,
 ) -> dict[str, np.ndarray]:
-    """Replicates of each language's combination (``name`` -> (lang, aligned sides, coefs)),
-    all drawn from one resampling of the task's parallel units (``parallel_units``)."""
-    codes, n_units = shared_units({lang: aligned[0] for lang, aligned, _ in by_name.values()})
+    """Replicates of each language's combination (``name`` -> (lang, split, aligned sides,
+    coefs)), all drawn from one resampling of the task's parallel units (``parallel_units``)."""
+    codes, n_units = shared_units(
+        {lang: aligned[0] for lang, _, aligned, _ in by_name.values()},
+        {lang: split for lang, split, _, _ in by_name.values()},
+    )
     idx = stats.bootstrap_indices(rng, n_units, n_boot)
     out = {}
-    for name, (lang, aligned, coefs) in by_name.items():
+    for name, (lang, _, aligned, coefs) in by_name.items():
         sides = [Side.of(a, codes[lang], n_units) for a in aligned]
         out[name] = Combination(sides, coefs).collapsed().replicates(idx)
     return out
@@ -530,13 +534,15 @@ def rows_languages_together(
     """``reps`` (keyed by model, task, lang, attack) with each parallel task's languages drawn
     again from one resampling of parallel units per model and attack, so that an average over
     those languages carries the covariance of translations (``parallel_units``)."""
-    groups: dict[tuple[str, str, str], dict[str, tuple[Scores, Scores]]] = defaultdict(dict)
+    groups: dict[tuple[str, str, str], dict[str, RowReplicates]] = defaultdict(dict)
     for (model, task, lang, attack), r in reps.items():
         if is_parallel(task) and r.docs is not None:
-            groups[(model, task, attack)][lang] = r.docs
+            groups[(model, task, attack)][lang] = r
     out = dict(reps)
-    for (model, task, attack), docs in sorted(groups.items()):
-        codes, n_units = shared_units({lang: pair[0] for lang, pair in docs.items()})
+    for (model, task, attack), by_lang in sorted(groups.items()):
+        docs = {lang: r.docs for lang, r in by_lang.items()}
+        splits = {lang: r.split for lang, r in by_lang.items()}
+        codes, n_units = shared_units({lang: pair[0] for lang, pair in docs.items()}, splits)
         rng = stats.row_rng(seed, f"{model}|{task}|{attack}|languages")
         idx = stats.bootstrap_indices(rng, n_units, n_boot)
         for lang, (clean, adv) in docs.items():
@@ -640,7 +646,9 @@ def compare(
             item.update(tested[0])
             replicates[cmp_name] = tested[1]
             if is_parallel(item["task"]):
-                together[(item["task"], item["attack"])][cmp_name] = (item["lang"], *tested[2:])
+                split = sides_i[0].extra.get("split")
+                together[(item["task"], item["attack"])][cmp_name] = (item["lang"], split,
+                                                                      *tested[2:])  # fmt: skip
         out.append(item)
     for (task, attack), by_name in sorted(together.items()):
         key = f"cmp|{cid}|{task}|{attack}|languages"

@@ -57,18 +57,25 @@ class _Components:
             self.parent[rb] = ra
 
 
-def shared_units(by_lang: dict[str, Scores]) -> tuple[dict[str, np.ndarray], int]:
+def shared_units(
+    by_lang: dict[str, Scores], splits: dict[str, str | None] | None = None
+) -> tuple[dict[str, np.ndarray], int]:
     """Per language, the code (0..n-1) of each document's parallel unit, and n.
+
+    Translations pair within one split (``splits``: per language, the split scored; a
+    language scored on test and another on dev hold different items under the same keys).
 
     A unit is a parallel key, or for documents resampled by context paragraph (``cluster``)
     the paragraphs of every language joined through the parallel questions they hold.
     Codes follow the first appearance in language order, so they do not depend on hashing.
     Every model and attack of a task holds the same documents: the codes are computed once.
     """
+    splits = splits or {}
     key = tuple(
-        (lang, s.ids, None if s.cluster is None else np.asarray(s.cluster, np.int64).tobytes())
+        (lang, splits.get(lang), s.ids,
+         None if s.cluster is None else np.asarray(s.cluster, np.int64).tobytes())
         for lang, s in sorted(by_lang.items())
-    )
+    )  # fmt: skip
     return _units(key)
 
 
@@ -76,8 +83,8 @@ def shared_units(by_lang: dict[str, Scores]) -> tuple[dict[str, np.ndarray], int
 def _units(key: tuple) -> tuple[dict[str, np.ndarray], int]:
     comps = _Components()
     nodes: dict[str, list[object]] = {}
-    for lang, ids, cluster in key:
-        keys = [("key", parallel_key(doc_id, lang)) for doc_id in ids]
+    for lang, split, ids, cluster in key:
+        keys = [("key", split, parallel_key(doc_id, lang)) for doc_id in ids]
         if cluster is None:
             nodes[lang] = keys
             for node in keys:
@@ -90,7 +97,7 @@ def _units(key: tuple) -> tuple[dict[str, np.ndarray], int]:
         nodes[lang] = paragraphs
     codes: dict[object, int] = {}
     out = {}
-    for lang, _, _ in key:
+    for lang, _, _, _ in key:
         roots = [comps.find(node) for node in nodes[lang]]
         out[lang] = np.fromiter(
             (codes.setdefault(root, len(codes)) for root in roots), np.int64, len(roots)

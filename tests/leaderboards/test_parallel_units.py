@@ -46,6 +46,10 @@ def test_units_join_translations_and_qa_paragraphs():
     # a language lacking an item weighs nothing in it: its side has a zero there
     side = Side.of(es, codes["es"], n)
     assert side.den.tolist() == [2.0, 1.0]
+    # items of another split are other items under the same keys (PAWS-X de test, es dev)
+    codes, n = shared_units(xnli, {"de": "test", "fr": "validation"})
+    assert n == 8 and set(codes["de"].tolist()).isdisjoint(codes["fr"].tolist())
+    assert shared_units(xnli, {"de": "test", "fr": "test"})[1] == 4
     assert all(is_parallel(t) for t in ("xnli", "pawsx", "xquad", "mlqa", "xcopa"))
     assert not any(is_parallel(t) for t in ("tatoeba", "bucc", "udpos", "panx", "tydiqa"))
 
@@ -112,7 +116,7 @@ def _null_comparison(rng: np.random.Generator, n_items: int) -> dict[str, tuple]
             clean = (rng.random(n_items) < 1 / (1 + np.exp(-logit))).astype(np.float64)
             survive = rng.random(n_items) < 1 / (1 + np.exp(-resist))
             sides += [_scores(g, clean), _scores(g, clean * survive)]
-        by_name[f"xtreme_adv_xnli_charnoise_{g}"] = (g, sides, [1.0, -1.0, -1.0, 1.0])
+        by_name[f"xtreme_adv_xnli_charnoise_{g}"] = (g, "test", sides, [1.0, -1.0, -1.0, 1.0])
     return by_name
 
 
@@ -125,7 +129,7 @@ def test_type_one_error_of_the_language_average_comparison():
         by_name = _null_comparison(rng, 150)
         together = _languages_together(by_name, rng, n_boot)
         strata = {}
-        for name, (_, sides, coefs) in by_name.items():
+        for name, (_, _, sides, coefs) in by_name.items():
             idx = stats.bootstrap_indices(rng, sides[0].num.size, n_boot)
             strata[name] = sum(c * Side.of(s).replicates(idx) for c, s in zip(coefs, sides))
         for scheme, reps in (("together", together), ("strata", strata)):
