@@ -14,6 +14,13 @@ import math
 from pathlib import Path
 from statistics import mean
 
+# Classes or answer choices of each task a phase can train (its dataset's definition): a uniform
+# guess has loss ln k. Tasks without one (QA spans, tagging, retrieval) are left out.
+CHOICES = {
+    "xnli": 3, "mnli": 3, "anli": 3, "pawsx": 2, "qqp": 2, "xcopa": 2,
+    "cosmosqa": 4, "socialiqa": 3, "hellaswag": 4, "commonsenseqa": 5,
+}  # fmt: skip
+
 ADAPTIVE_METRICS = (
     ("original_accuracy", "accuracy before"),
     ("accuracy_under_attack", "accuracy under attack"),
@@ -49,6 +56,23 @@ def _phase_loss(model: dict, phase: str) -> float | None:
     return None
 
 
+def uniform_loss(model: dict, phase: str) -> float | None:
+    """The loss of a uniform guess over the phase's tasks: ln k, averaged over a multi-task
+    phase's tasks weighted by their training examples (None if a task has no classes)."""
+    for record in (model.get("provenance") or {}).get("phases", []):
+        if record.get("name") != phase:
+            continue
+        tasks = record.get("tasks") or []
+        if not tasks or any(t.get("name") not in CHOICES for t in tasks):
+            return None
+        weights = [t.get("n_examples") or 0 for t in tasks]
+        if sum(weights) == 0:
+            weights = [1] * len(tasks)
+        logs = [math.log(CHOICES[t["name"]]) for t in tasks]
+        return sum(w * v for w, v in zip(weights, logs, strict=True)) / sum(weights)
+    return None
+
+
 def training_lines(board: dict) -> list[str]:
     """Markdown: per target and recipe, the seeds, each phase's training loss over its last
     logging window (mean over seeds, range) and the clean score (mean over static-attack rows'
@@ -67,13 +91,14 @@ def training_lines(board: dict) -> list[str]:
         "",
         "Training loss over each phase's last logging window (mean over seeds, range; with one "
         "epoch every batch is scored before the model learns from it, so the intermediate loss "
-        f"is a held-out estimate: at the uniform guess, ln 3 = {math.log(3):.3f} for three "
-        f"choices, ln 4 = {math.log(4):.3f} for four, the phase learned nothing) and the clean "
-        "score, x100 (mean over "
-        "languages, then seeds), from the leaderboard's `models` and `rows`.",
+        "is a held-out estimate), the clean score, x100 (mean over languages, then seeds), "
+        "from the leaderboard's `models` and `rows`, and the loss of a uniform guess over each "
+        "phase's classes or choices (ln k; a multi-task phase: weighted by its tasks' "
+        "examples): a phase whose loss stays there learned nothing.",
         "",
-        "| target | recipe | seeds | intermediate loss | target loss | clean score |",
-        "|---|---|---|---|---|---|",
+        "| target | recipe | seeds | intermediate loss | target loss | clean score | "
+        "uniform guess (intermediate, target) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (target, recipe), models in sorted(groups.items()):
         seeds = sorted(m.get("seed") for m in models if m.get("seed") is not None)
@@ -81,9 +106,11 @@ def training_lines(board: dict) -> list[str]:
         tgt = [v for m in models if (v := _phase_loss(m, "target")) is not None]
         scores = [mean(clean[m["model"]].values()) for m in models if clean.get(m["model"])]
         score = "n/a" if not scores else f"{100 * mean(scores):.1f}"
+        guess = [uniform_loss(models[0], phase) for phase in ("intermediate", "target")]
+        guess_text = ", ".join("n/a" if g is None else f"{g:.3f}" for g in guess)
         lines.append(
             f"| {target} | {recipe} | {','.join(map(str, seeds))} | {_loss(inter)} | "
-            f"{_loss(tgt)} | {score} |"
+            f"{_loss(tgt)} | {score} | {guess_text} |"
         )
     return lines + [""]
 

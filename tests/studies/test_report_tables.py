@@ -1,0 +1,50 @@
+"""The report's training table: each phase's loss beside the loss of a uniform guess."""
+
+from __future__ import annotations
+
+import math
+
+from studies.report_tables import training_lines, uniform_loss
+
+
+def _model(name: str, target: str, phases: list[tuple[str, list[tuple[str, int]], float]]):
+    """A leaderboard ``models`` entry shaped like the trainers' provenance card."""
+    return {
+        "model": name,
+        "target_task": target,
+        "seed": 13,
+        "intermediate_tasks": [t for p, ts, _ in phases if p == "intermediate" for t, _ in ts],
+        "provenance": {
+            "phases": [
+                {"name": phase, "tasks": [{"name": t, "n_examples": n} for t, n in tasks],
+                 "metrics": {"last_logged_loss": loss}}
+                for phase, tasks, loss in phases
+            ]
+        },
+    }  # fmt: skip
+
+
+def test_uniform_guess_of_each_phase_is_computed_from_its_tasks():
+    multi = _model(
+        "pawsx-multi",
+        "pawsx",
+        [
+            ("intermediate", [("anli", 3000), ("cosmosqa", 2985), ("socialiqa", 1954)], 1.135),
+            ("target", [("pawsx", 976)], 0.681),
+        ],
+    )
+    mixture = (3000 * math.log(3) + 2985 * math.log(4) + 1954 * math.log(3)) / 7939
+    assert uniform_loss(multi, "intermediate") == mixture
+    assert uniform_loss(multi, "target") == math.log(2)
+    squad = _model("xquad-squad", "xquad", [("intermediate", [("squad", 500)], 2.0)])
+    assert uniform_loss(squad, "intermediate") is None  # spans: no uniform guess
+    assert uniform_loss(squad, "target") is None  # no such phase
+
+    direct = _model("pawsx-direct", "pawsx", [("target", [("pawsx", 976)], 0.679)])
+    rows = [{"model": m["model"], "task": "pawsx", "lang": "de", "attack": "charnoise",
+             "attack_kind": "static", "clean": 0.55} for m in (multi, direct)]  # fmt: skip
+    lines = training_lines({"models": [multi, direct], "rows": rows})
+    table = {line.split("|")[2].strip(): line for line in lines if line.startswith("| pawsx |")}
+    # PAWS-X's target loss 0.681 against ln 2 = 0.693: what the reader needs beside it
+    assert table["anli+cosmosqa+socialiqa"].endswith(f"| 55.0 | {mixture:.3f}, 0.693 |")
+    assert table["direct"].endswith("| 0.679 | 55.0 | n/a, 0.693 |")
