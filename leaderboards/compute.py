@@ -540,15 +540,17 @@ def rows_languages_together(
             groups[(model, task, attack)][lang] = r
     out = dict(reps)
     for (model, task, attack), by_lang in sorted(groups.items()):
-        docs = {lang: r.docs for lang, r in by_lang.items()}
-        splits = {lang: r.split for lang, r in by_lang.items()}
-        codes, n_units = shared_units({lang: pair[0] for lang, pair in docs.items()}, splits)
+        # each language's clean and adversarial side, all on one resampling of the items
+        by_name = {
+            f"{side}|{lang}": (lang, r.split, [docs], [1.0])
+            for lang, r in by_lang.items()
+            for side, docs in zip(("clean", "adv"), r.docs, strict=True)
+        }
         rng = stats.row_rng(seed, f"{model}|{task}|{attack}|languages")
-        idx = stats.bootstrap_indices(rng, n_units, n_boot)
-        for lang, (clean, adv) in docs.items():
+        drawn = _languages_together(by_name, rng, n_boot)
+        for lang in by_lang:
             out[(model, task, lang, attack)] = RowReplicates(
-                Side.of(clean, codes[lang], n_units).replicates(idx),
-                Side.of(adv, codes[lang], n_units).replicates(idx),
+                drawn[f"clean|{lang}"], drawn[f"adv|{lang}"]
             )
     return out
 
