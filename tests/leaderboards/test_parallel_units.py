@@ -153,3 +153,37 @@ def test_tasks_without_translations_stay_independent_strata(task):
         )
     out = rows_languages_together(reps, 100, seed=0)
     assert out.keys() == reps.keys() and all(out[k] is reps[k] for k in reps)
+
+
+def test_mlqa_units_join_the_languages_parallel_questions(xtreme_data_dir):
+    """Real MLQA dev (de, es): question ids shared by some of the languages' questions; each
+    shared question puts its German and Spanish paragraphs in one unit, the rest stay apart."""
+    import json
+
+    from leaderboards.units import cluster_of
+
+    by_lang = {}
+    for lang in ("de", "es"):
+        path = xtreme_data_dir / "mlqa/MLQA_V1/dev" / f"dev-context-{lang}-question-{lang}.json"
+        qas = [
+            (qa["id"], cluster_of({"context": para["context"]}))
+            for article in json.loads(path.read_text(encoding="utf-8"))["data"]
+            for para in article["paragraphs"]
+            for qa in para["qas"]
+        ]
+        ids, clusters = zip(*qas, strict=True)
+        by_lang[lang] = Scores("mean", ids, np.ones(len(ids)), None, cluster=np.array(clusters))
+    codes, n = shared_units(by_lang)
+    de, es = by_lang["de"], by_lang["es"]
+    shared = set(de.ids) & set(es.ids)
+    assert 150 < len(shared) < min(len(de.ids), len(es.ids))  # partly parallel (196 here)
+    de_unit = dict(zip(de.ids, codes["de"].tolist(), strict=True))
+    es_unit = dict(zip(es.ids, codes["es"].tolist(), strict=True))
+    assert all(de_unit[q] == es_unit[q] for q in shared)
+    # Joined paragraphs stay small: no unit swallows the set (a unit is a few paragraphs).
+    sizes = np.bincount(np.concatenate([codes["de"], codes["es"]]), minlength=n)
+    assert sizes.max() <= 20 and n > 300
+    # A unit only German holds weighs nothing in the Spanish statistic.
+    side = Side.of(es, codes["es"], n)
+    only_de = set(codes["de"].tolist()) - set(codes["es"].tolist())
+    assert only_de and all(side.den[u] == 0 for u in only_de)
