@@ -254,6 +254,8 @@ def make_row(
         "n_units": None,
         "interval_method": None,
         "flip_rate": None,
+        "perturbed_rate": None,
+        "n_perturbed": None,
         "clean_ci": None,
         "adv_ci": None,
         "drop_ci": None,
@@ -273,6 +275,9 @@ def make_row(
             f"{adv.source}: no doc.id of {adv.name.name} matches one of {clean.name.name}"
         )
     sc_docs, sa_docs = pair
+    if sa_docs.perturbed is not None:  # how much of the scored set the attack changed at all
+        row["n_perturbed"] = int(sa_docs.perturbed.sum())
+        row["perturbed_rate"] = _r(row["n_perturbed"] / len(sa_docs.ids))
     units, n_units = unit_codes(sc_docs)
     sc, sa = Side.of(sc_docs, units, n_units), Side.of(sa_docs, units, n_units)
     idx = stats.bootstrap_indices(

@@ -10,7 +10,8 @@ from typing import TextIO
 from leaderboards.compute import Board
 
 ROW_FIELDS = (
-    "model task lang attack metric clean adv drop pdr flip_rate n_clean n_adv n_paired n_units "
+    "model task lang attack metric clean adv drop pdr flip_rate perturbed_rate n_perturbed "
+    "n_clean n_adv n_paired n_units "
     "clean_ci adv_ci drop_ci drop_p pdr_ci interval_method clean_reported adv_reported "
     "clean_stderr adv_stderr version task_hash_clean task_hash_adv "
     "validity n_judged valid_rate valid_ci label_changed_rate unreadable_rate "

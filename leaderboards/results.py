@@ -240,6 +240,7 @@ def read_samples(
     den: list[float] = []
     score: list[float] = []
     clusters: list[int] = []
+    perturbed: list[bool] = []  # adversarial documents: adv_status (docs/contracts.md section 6)
     rule, threshold = "rank", None  # BUCC's threshold rule (harness_tasks' protocol field)
     seen: set[str] = set()
     count = 0
@@ -293,6 +294,8 @@ def read_samples(
             den.append(unit[1])
         if task.name.task in QA_TASKS:
             clusters.append(cluster_of(doc))
+        if "adv_status" in doc:
+            perturbed.append(doc["adv_status"] == "attacked")
     if count == 0:
         raise LeaderboardError(f"{origin}: no samples")
     digest = hasher.hexdigest()
@@ -310,6 +313,7 @@ def read_samples(
         np.asarray(clusters, dtype=np.int64) if clusters else None,
         rule,
         threshold,
+        np.asarray(perturbed, dtype=np.uint8) if len(perturbed) == len(ids) else None,
     )
     if kind == "mean" and (values.min() < 0.0 or values.max() > 1.0):
         raise LeaderboardError(f"{origin}: {task.metric} per sample outside [0, 1]")

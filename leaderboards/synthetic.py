@@ -194,6 +194,13 @@ def _gold_tags(task: str, lang: str, i: int) -> list[str]:
 
 
 def _doc(task: str, lang: str, i: int, attack: str | None) -> dict:
+    doc = _clean_doc(task, lang, i, attack)
+    if attack:  # as adversarial sets log it: every seventh document left as it was
+        doc["adv_status"] = "skipped" if i % 7 == 0 else "attacked"
+    return doc
+
+
+def _clean_doc(task: str, lang: str, i: int, attack: str | None) -> dict:
     # Same documents for every model, so task hashes agree across models (as in real runs).
     # Ids follow the loaders': "<lang>-<i>" for sentence pairs (a translation keeps its
     # position, so the parallel key is "<i>"), question ids shared by every language in QA.

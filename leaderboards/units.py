@@ -135,6 +135,7 @@ class Scores:
     cluster: np.ndarray | None = None  # QA: context key per document
     rule: str = "rank"  # bucc: "rank" (xtreme-adv) or "xtreme" (ties at the threshold kept)
     threshold: float | None = None  # bucc, rule "xtreme": the threshold chosen on dev
+    perturbed: np.ndarray | None = None  # adversarial sets: 1 where the set changed the document
 
     @property
     def binary(self) -> bool:
@@ -161,6 +162,7 @@ class Scores:
             None if self.cluster is None else self.cluster[positions],
             self.rule,
             self.threshold,
+            None if self.perturbed is None else self.perturbed[positions],
         )
 
     def value(self) -> float:

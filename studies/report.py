@@ -15,7 +15,7 @@ from pathlib import Path
 
 from studies.plan import KINDS
 from studies.report_plot import plot_means, plot_rows
-from studies.report_tables import adaptive_lines, adaptive_reports, training_lines
+from studies.report_tables import adaptive_lines, adaptive_reports, coverage_lines, training_lines
 from studies.runner import atomic_write
 
 PLOT = "report.png"
@@ -159,6 +159,7 @@ def write_report(out: Path) -> Path:
         ]
         (out / PLOT).unlink(missing_ok=True)
     lines += training_lines(board)
+    lines += coverage_lines(board)
     lines += adaptive_lines(out, board)
     lines += ["## Skipped or failed", ""]
     bad = [s for s in states if s.get("status") in ("skipped", "failed")]

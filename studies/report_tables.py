@@ -115,6 +115,40 @@ def training_lines(board: dict) -> list[str]:
     return lines + [""]
 
 
+# A set that changes fewer of the scored documents than this measures little of the attack.
+LOW_COVERAGE = 0.5
+
+
+def coverage_lines(board: dict) -> list[str]:
+    """Markdown: the (task, language, attack) sets that changed under half of the scored
+    documents (the share from the rows' ``perturbed_rate``; range over models): their drop is
+    near zero because the attack found little to change (no homoglyph for a script, words too
+    short), not because a model resisted it."""
+    shares: dict[tuple[str, str, str], list[float]] = {}
+    for row in board.get("rows", []):
+        if row.get("perturbed_rate") is not None and row.get("attack_kind", "static") == "static":
+            key = (row["task"], row["lang"], row["attack"])
+            shares.setdefault(key, []).append(row["perturbed_rate"])
+    low = {k: v for k, v in sorted(shares.items()) if max(v) < LOW_COVERAGE}
+    if not low:
+        return []
+    lines = [
+        "## Sets that change few documents",
+        "",
+        f"Static sets that changed under {100 * LOW_COVERAGE:.0f}% of the scored documents "
+        "(every model's row): their drops say that the attack found little to change, not that "
+        "a model resisted it. Share of scored documents changed, x100 (range over models):",
+        "",
+        "| task | lang | attack | changed |",
+        "|---|---|---|---|",
+    ]
+    for (task, lang, attack), values in low.items():
+        lo, hi = min(values), max(values)
+        span = f"{100 * lo:.1f}" + ("" if lo == hi else f"-{100 * hi:.1f}")
+        lines.append(f"| {task} | {lang} | {attack} | {span} |")
+    return lines + [""]
+
+
 def adaptive_reports(out: Path) -> list[Path]:
     """The adaptive cells' reports, ``DIR/adaptive/<model>/<attack>/<lang>.json``."""
     return sorted(p for p in (Path(out) / "adaptive").glob("*/*/*.json") if p.is_file())

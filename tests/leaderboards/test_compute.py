@@ -244,6 +244,19 @@ def test_comparison_estimate_and_average_interval_match_a_direct_loop(corpus, bo
     assert avg["n_significant"] == sum(bool(i["significant"]) for i in items)
 
 
+def test_rows_say_how_many_scored_documents_the_set_changed(corpus, board):
+    """``perturbed_rate``: the paired documents whose ``adv_status`` is ``attacked``."""
+    for row in board.rows:
+        folder = corpus / row["model"]
+        docs = _samples(folder, f"xtreme_adv_{row['task']}_{row['attack']}_{row['lang']}")
+        clean = _samples(folder, f"xtreme_{row['task']}_{row['lang']}")
+        paired = [d for d in docs if d in clean]
+        changed = sum(docs[d]["doc"]["adv_status"] == "attacked" for d in paired)
+        assert 0 < changed < len(paired) == row["n_paired"]
+        assert row["n_perturbed"] == changed
+        assert row["perturbed_rate"] == pytest.approx(changed / len(paired))
+
+
 def test_row_scores_and_intervals_are_on_the_paired_documents(corpus, board):
     """Binary rows: Wilson (clean, adversarial) and Newcombe (drop) intervals, by formula."""
     model, task = "e5s-xnli-anli-s1", "xtreme_adv_xnli_charnoise_de"

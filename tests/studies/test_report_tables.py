@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from studies.report_tables import training_lines, uniform_loss
+from studies.report_tables import coverage_lines, training_lines, uniform_loss
 
 
 def _model(name: str, target: str, phases: list[tuple[str, list[tuple[str, int]], float]]):
@@ -48,3 +48,21 @@ def test_uniform_guess_of_each_phase_is_computed_from_its_tasks():
     # PAWS-X's target loss 0.681 against ln 2 = 0.693: what the reader needs beside it
     assert table["anli+cosmosqa+socialiqa"].endswith(f"| 55.0 | {mixture:.3f}, 0.693 |")
     assert table["direct"].endswith("| 0.679 | 55.0 | n/a, 0.693 |")
+
+
+def test_sets_that_change_few_documents_are_listed():
+    """A visual set with no homoglyph for Devanagari changes nothing: listed, with its share."""
+    rows = [
+        {"model": m, "task": "tatoeba", "lang": lang, "attack": attack, "attack_kind": "static",
+         "perturbed_rate": rate}
+        for m in ("a", "b")
+        for lang, attack, rate in (("hi", "visual", 0.0), ("zh", "visual", 0.048 if m == "a"
+                                   else 0.052), ("de", "visual", 0.926), ("hi", "charnoise", 0.914))
+    ]  # fmt: skip
+    rows.append({"model": "a", "task": "xnli", "lang": "hi", "attack": "adaptive-charnoise-1f",
+                 "attack_kind": "adaptive-self", "perturbed_rate": 0.2})  # fmt: skip
+    lines = coverage_lines({"rows": rows})
+    table = [line for line in lines if line.startswith("| tatoeba")]
+    assert table == ["| tatoeba | hi | visual | 0.0 |", "| tatoeba | zh | visual | 4.8-5.2 |"]
+    assert not any("adaptive" in line for line in lines)  # adaptive sets skip wrong answers
+    assert coverage_lines({"rows": rows[2:4]}) == []  # de visual, hi charnoise: most changed
