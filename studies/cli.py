@@ -181,6 +181,8 @@ def _record(study: spec.Study, out: Path, cells: list[Cell], command: str | None
         "command": command,  # the `study run` that planned it, as typed
         "file": study.file,
         "fingerprint": fingerprint(cells),
+        # attacks of the study that do not apply to a target: no cell is planned for them
+        "not_applicable": [list(pair) for pair in study.not_applicable()],
         "cells": [
             {
                 "id": c.id,

@@ -68,7 +68,7 @@ def plan(study: Study, out: Path) -> list[Cell]:
     sets_ids: dict[str, list[str]] = {}
     for task in study.targets:
         langs = study.langs(task)
-        for attack in study.attacks:
+        for attack in study.attacks_for(task):
             cid = f"sets/{task}/{attack}"
             argv = [
                 "attack",
@@ -206,7 +206,7 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
     yield train
     adaptive_ids = []
     for attack in study.adaptive["attacks"]:
-        if attack not in study.attacks:
+        if attack not in study.attacks_for(task):
             continue
         # One cell per model and family, every language in one process: TextAttack's import,
         # the checkpoint and the similarity encoder load once instead of once per language.
@@ -228,7 +228,7 @@ def _model_cells(study, out, base, task, recipe, seed, mid, sets_ids):
         yield cell
     langs = study.langs(task)
     tasks = [f"xtreme_{task}_{lang}" for lang in langs]
-    tasks += [f"xtreme_adv_{task}_{a}_{lang}" for a in study.attacks for lang in langs]
+    tasks += [f"xtreme_adv_{task}_{a}_{lang}" for a in study.attacks_for(task) for lang in langs]
     ev = _eval_argv(study, ckpt, tasks)
     # Retrieval is scored against the whole candidate pool, the pool every set keeps (static
     # sets attack the first retrieval_docs queries, adaptive ones num_examples): a limited
@@ -267,7 +267,7 @@ def _adaptive_eval_cell(study, out, task, ckpt, mid, adaptive_ids, group, skip) 
     ``eval run`` from the checkpoint's weights) into a results folder of its own, which the
     leaderboard merges with the clean one (pairs by document id). A cell apart, so a failed
     attack costs the adaptive rows only."""
-    families = [a for a in study.adaptive["attacks"] if a in study.attacks]
+    families = [a for a in study.adaptive["attacks"] if a in study.attacks_for(task)]
     tasks = [
         f"xtreme_adv_{task}_adaptive-{family}-self_{lang}"
         for family in families

@@ -54,14 +54,18 @@ def language_means(board: dict) -> list[dict]:
     )
 
 
-def _states(out: Path) -> list[dict]:
+def _states(out: Path, study: dict) -> list[dict]:
+    """The state of every cell of the plan (a cell an earlier plan had is not reported)."""
+    planned = {c["id"] for c in study.get("cells", [])}
     folder = out / "state"
     states = []
     for path in sorted(folder.glob("*.json")):
         try:
-            states.append(json.loads(path.read_text(encoding="utf-8")))
+            state = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             continue
+        if not planned or state.get("cell") in planned:
+            states.append(state)
     return states
 
 
@@ -72,7 +76,7 @@ def write_report(out: Path) -> Path:
     board = json.loads(board_path.read_text(encoding="utf-8"))
     study = json.loads((out / "study.json").read_text(encoding="utf-8"))
     rows = comparisons(board)
-    states = _states(out)
+    states = _states(out, study)
     lines = [f"# Study `{study['name']}`", ""]
     lines += [
         "Does English intermediate-task training change robustness? Each row is the difference "
@@ -167,6 +171,10 @@ def write_report(out: Path) -> Path:
         lines += [f"- `{s['cell']}`: {s['status']}: {s.get('reason')}" for s in bad]
     else:
         lines.append("- nothing: every planned cell ran.")
+    lines += [
+        f"- `{attack}` on `{task}`: not planned, the attack does not apply to the task"
+        for task, attack in study.get("not_applicable", [])
+    ]
     lines += ["", "## Time per step", "", "| step | cells run | seconds |", "|---|---|---|"]
     spent: dict[str, list[float]] = {}
     for state in states:

@@ -42,6 +42,12 @@ from studies.errors import StudyError
 TASKS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc", "tatoeba", "xcopa")
 RETRIEVAL = ("tatoeba", "bucc")
 ATTACKS = ("charnoise", "visual", "mlmswap", "codeswitch", "distractor", "entityswap")
+# Families that apply to some tasks only (adversarial.recipes' ``Family.tasks``; a test checks
+# both agree); the others apply to every task.
+ATTACK_TASKS = {
+    "distractor": ("xnli", "pawsx", "xquad", "mlqa", "tydiqa"),
+    "entityswap": ("panx", "udpos", "xquad", "mlqa", "tydiqa"),
+}
 # `xtreme-adv train list` (intermediate role)
 INTERMEDIATE = (
     "anli",
@@ -123,6 +129,15 @@ class Study:
         """The recipes trained for ``task`` (all, unless ``target_recipes`` narrows them)."""
         names = self.target_recipes.get(task)
         return [r for r in self.recipes if names is None or r.name in names]
+
+    def attacks_for(self, task: str) -> list[str]:
+        """The study's attacks that apply to ``task`` (a study lists families for all its
+        targets; a distractor sentence has no place in a retrieval query)."""
+        return [a for a in self.attacks if task in ATTACK_TASKS.get(a, (task,))]
+
+    def not_applicable(self) -> list[tuple[str, str]]:
+        """(task, attack) pairs of the study that no cell plans: the attack does not apply."""
+        return [(t, a) for t in self.targets for a in self.attacks if a not in self.attacks_for(t)]
 
     def langs(self, task: str) -> list[str]:
         """Languages scored for ``task``."""

@@ -66,3 +66,30 @@ def test_sets_that_change_few_documents_are_listed():
     assert table == ["| tatoeba | hi | visual | 0.0 |", "| tatoeba | zh | visual | 4.8-5.2 |"]
     assert not any("adaptive" in line for line in lines)  # adaptive sets skip wrong answers
     assert coverage_lines({"rows": rows[2:4]}) == []  # de visual, hi charnoise: most changed
+
+
+def test_report_names_attacks_that_do_not_apply_and_forgets_cells_no_longer_planned(tmp_path):
+    """The demo's real board; a plan without ``sets/tatoeba/distractor`` (it does not apply),
+    whose state an earlier plan left as failed."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from studies.report import write_report
+
+    board = Path(__file__).parents[2] / "docs/results/demo-xtreme-data/leaderboard.json"
+    (tmp_path / "site").mkdir()
+    shutil.copyfile(board, tmp_path / "site" / "leaderboard.json")
+    study = {"name": "t", "fingerprint": "f", "not_applicable": [["tatoeba", "distractor"]],
+             "cells": [{"id": "leaderboard", "kind": "leaderboard"}]}  # fmt: skip
+    (tmp_path / "study.json").write_text(json.dumps(study), encoding="utf-8")
+    (tmp_path / "state").mkdir()
+    for cell, status in (("leaderboard", "done"), ("sets/tatoeba/distractor", "failed")):
+        record = {"cell": cell, "kind": cell.split("/")[0], "status": status, "seconds": 1.0,
+                  "reason": "attack distractor does not apply to task tatoeba"}  # fmt: skip
+        name = cell.replace("/", "__") + ".json"
+        (tmp_path / "state" / name).write_text(json.dumps(record), encoding="utf-8")
+    report = write_report(tmp_path).read_text(encoding="utf-8")
+    skipped = report[report.index("## Skipped or failed") : report.index("## Time per step")]
+    assert "sets/tatoeba/distractor" not in skipped
+    assert "- `distractor` on `tatoeba`: not planned, the attack does not apply" in skipped

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adversarial.recipes import ALL_TASKS, FAMILIES
 from harness_tasks.data.parallel import PARALLEL_FAMILIES
 from studies import spec
 from studies.cli import main
@@ -82,7 +83,13 @@ def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
     assert kinds.count("train") == n_models
     # one eval of the clean and static sets, one of the model's own adaptive sets, per model
     assert kinds.count("eval") == 2 * n_models
-    assert kinds.count("sets") == len(small.targets) * len(small.attacks)
+    # A set per target and attack that applies to it: no distractor for retrieval queries.
+    assert kinds.count("sets") == sum(len(small.attacks_for(t)) for t in small.targets) == 8
+    assert small.not_applicable() == [("tatoeba", "distractor")]
+    assert "sets/tatoeba/distractor" not in {c.id for c in cells}
+    (ev,) = [c for c in cells if c.id == "eval/xstilts-small-e5s-tatoeba-anli-s14"]
+    assert not any("distractor" in t for t in ev.argv[ev.argv.index("--tasks") + 1].split(","))
+    assert "sets/tatoeba/distractor" not in ev.deps and "sets/tatoeba/visual" in ev.deps
     n_adaptive = sum(
         len(small.adaptive["attacks"]) * len(small.recipes) * len(small.seeds)
         for t in small.targets
@@ -127,6 +134,9 @@ def test_presets_load_and_plan(shared_data, tmp_path, monkeypatch):
     assert all("--intermediate-cache" not in c.argv and c.group == c.id[6:] for c in direct)
     # studies keeps its own list (it reaches the other packages through commands); the same.
     assert PARALLEL == PARALLEL_FAMILIES
+    # ... and its own table of the attacks that apply to some tasks only: adversarial's.
+    partial = {n: f.tasks for n, f in FAMILIES.items() if set(f.tasks) != set(ALL_TASKS)}
+    assert partial == spec.ATTACK_TASKS and set(FAMILIES) == set(spec.ATTACKS)
 
 
 def test_shards_split_models_and_cover_every_cell(study_file, tmp_path):
